@@ -1,0 +1,1 @@
+"""Subcommands of ``liantu``; every module here contributes a ``commands`` list."""

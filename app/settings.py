@@ -1,0 +1,221 @@
+"""The one module that reads the environment (prefix ``LIANTU_``).
+
+Every setting is typed and checked when the process starts; a bad value stops start-up with
+a message that names the setting, in Chinese and English. Nothing else in Liantu reads
+``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "LIANTU_"
+
+# Variables with the prefix that are read by the test and CI tooling, not by the platform.
+_TOOLING_VARIABLES = frozenset(
+    {
+        "LIANTU_REQUIRE_SERVICES",
+        "LIANTU_TEST_POSTGRES_URL",
+        "LIANTU_TEST_REDIS_URL",
+        "LIANTU_SAMPLES",
+    }
+)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names it."""
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class StoreKind(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+class Settings(BaseSettings):
+    """Liantu's configuration. Field names map to ``LIANTU_<NAME>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
+
+    mode: Mode = Mode.DEVELOPMENT
+    """development: a secret key is generated and kept under the data folder; production: it is required."""
+
+    data_dir: Path = Path("var")
+    """Folder for the embedded database, local object store, embedded broker and the generated secret key."""
+
+    database_url: str = ""
+    """SQLAlchemy URL. Empty: SQLite at ``<data_dir>/liantu.sqlite3``. PostgreSQL: ``postgresql+psycopg://…``."""
+
+    store: StoreKind = StoreKind.LOCAL
+    """Object store for originals and derived artefacts: ``local`` (a folder) or ``s3`` (MinIO or any S3)."""
+
+    store_path: Path | None = None
+    """Folder of the local object store. Empty: ``<data_dir>/objects``."""
+
+    s3_endpoint: str = ""
+    """S3 endpoint as ``host:port`` (no scheme), e.g. ``minio:9000``."""
+
+    s3_access_key: str = ""
+    """S3 access key."""
+
+    s3_secret_key: str = ""
+    """S3 secret key."""
+
+    s3_bucket: str = "liantu"
+    """S3 bucket; created on start when missing."""
+
+    s3_secure: bool = False
+    """Use HTTPS to reach the S3 endpoint."""
+
+    s3_region: str = "us-east-1"
+    """S3 region name sent with signed requests."""
+
+    broker_url: str = "embedded"
+    """Task queue broker. ``embedded``: a SQLite file under the data folder, no server. Or ``redis://host:port/n``."""
+
+    secret_key: str = ""
+    """Key for session cookies and CSRF tokens. Required (32+ characters) in production mode."""
+
+    max_upload_bytes: Annotated[int, Field(gt=0)] = 2 * 1024**3
+    """Largest file accepted for upload, in bytes (default 2 GiB)."""
+
+    multipart_threshold_bytes: Annotated[int, Field(ge=5 * 1024**2)] = 64 * 1024**2
+    """Uploads to S3 larger than this are sent in parts of this size (at least 5 MiB)."""
+
+    default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    """Interface language when the user has not chosen one."""
+
+    host: str = "127.0.0.1"
+    """Address the web server binds to."""
+
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8000
+    """Port the web server listens on."""
+
+    public_url: str = ""
+    """Address users reach Liantu at (used in links and QR codes). Empty: ``http://<host>:<port>``."""
+
+    login_attempts: Annotated[int, Field(gt=0)] = 5
+    """Failed logins allowed per account and per client address in ``login_window_seconds``."""
+
+    login_window_seconds: Annotated[int, Field(gt=0)] = 300
+    """Window of the login rate limit, in seconds."""
+
+    session_max_age_seconds: Annotated[int, Field(gt=0)] = 8 * 3600
+    """A browser session expires after this many seconds."""
+
+    task_time_limit_seconds: Annotated[int, Field(gt=0)] = 1800
+    """Hard time limit of one background task; the worker process is replaced when it is exceeded."""
+
+    worker_concurrency: Annotated[int, Field(gt=0)] = 2
+    """Worker processes started by ``liantu run`` and ``liantu worker``."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "only sqlite:/// and postgresql+psycopg:// URLs are supported / 仅支持 SQLite 与 PostgreSQL"
+            )
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if value != "embedded" and not value.startswith(("redis://", "rediss://", "amqp://", "memory://")):
+            raise ValueError("use 'embedded', redis://… or amqp://… / 请使用 embedded、redis:// 或 amqp://")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.store is StoreKind.S3 and not (self.s3_endpoint and self.s3_access_key and self.s3_secret_key):
+            raise ValueError(
+                "LIANTU_STORE=s3 needs LIANTU_S3_ENDPOINT, LIANTU_S3_ACCESS_KEY and LIANTU_S3_SECRET_KEY"
+                " / S3 存储需要配置端点与密钥"
+            )
+        if self.mode is Mode.PRODUCTION and len(self.secret_key) < 32:
+            raise ValueError("LIANTU_SECRET_KEY must be set (32+ characters) in production / 生产模式必须设置密钥")
+        return self
+
+    # Derived values -------------------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'liantu.sqlite3').resolve()}"
+
+    @property
+    def effective_store_path(self) -> Path:
+        return (self.store_path or self.data_dir / "objects").resolve()
+
+    @property
+    def effective_broker_url(self) -> str:
+        if self.broker_url == "embedded":
+            return f"sqla+sqlite:///{(self.data_dir / 'broker.sqlite3').resolve()}"
+        return self.broker_url
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url == "embedded"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        return _development_secret(self.data_dir)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.mode is Mode.PRODUCTION
+
+
+def _development_secret(data_dir: Path) -> str:
+    """Generate the key on the first development run and keep it, so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and check the settings; raise :class:`SettingsError` naming the bad setting."""
+    env = dict(os.environ if environ is None else environ)
+    fields = {PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in fields and k not in _TOOLING_VARIABLES)
+    if unknown:
+        raise SettingsError(f"未知设置 / unknown setting: {', '.join(unknown)}")
+    values = {name: env[PREFIX + name.upper()] for name in Settings.model_fields if PREFIX + name.upper() in env}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            location = ".".join(str(part) for part in error["loc"])
+            name = PREFIX + location.upper() if location else "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("设置错误 / invalid setting — " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

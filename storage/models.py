@@ -1,0 +1,402 @@
+"""Database tables for Liantu's vocabulary (see DESIGN.md).
+
+Identifiers are integers; timestamps are timezone-aware UTC. Enumerations are stored as their
+string values so that the tables read well in SQL and survive renames in code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+def _enum(enum_class: type[StrEnum]) -> Enum:
+    return Enum(
+        enum_class,
+        values_callable=lambda members: [member.value for member in members],
+        native_enum=False,
+        length=40,
+        validate_strings=True,
+    )
+
+
+class OrgKind(StrEnum):
+    DESIGN_INSTITUTE = "design_institute"  # 设计院
+    REVIEW_AGENCY = "review_agency"  # 审查机构
+    DEPARTMENT = "department"  # 主管部门（消防、人防、住建、气象…）
+    BUREAU = "bureau"  # 住建局
+    PLATFORM = "platform"  # 平台运维
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # 系统管理员
+    DESIGNER = "designer"  # 设计人员
+    INTAKE_CLERK = "intake_clerk"  # 受理窗口
+    REVIEWER = "reviewer"  # 审查人员（按专项）
+    TRACK_LEAD = "track_lead"  # 专项负责人
+    DEPARTMENT_SIGNER = "department_signer"  # 部门签章人
+    BUREAU_OFFICER = "bureau_officer"  # 住建局经办人
+
+
+class SubmissionState(StrEnum):
+    DRAFT = "draft"  # 草稿
+    SUBMITTED = "submitted"  # 已提交
+    RETURNED = "returned"  # 退回补正
+    ACCEPTED = "accepted"  # 已受理
+    IN_REVIEW = "in_review"  # 审查中
+    REVISING = "revising"  # 修改中（设计院持有）
+    PASSED = "passed"  # 各专项通过
+    SEALING = "sealing"  # 签章中
+    SEALED = "sealed"  # 已签章
+    PERMITTED = "permitted"  # 已发证
+
+
+class TrackReviewState(StrEnum):
+    PENDING = "pending"  # 待审
+    IN_REVIEW = "in_review"  # 审查中
+    REVISE = "revise"  # 需修改
+    PASSED = "passed"  # 通过
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Organization(Base):
+    """An organisation: design institute, review agency, department or bureau."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[OrgKind] = mapped_column(_enum(OrgKind))
+    department_code: Mapped[str | None] = mapped_column(String(40))
+    """For departments: the track they are responsible for (fire, civil_air_defence, construction…)."""
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="organization")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(10))
+    email: Mapped[str | None] = mapped_column(String(254))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deleted_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    organization: Mapped[Organization] = relationship(back_populates="users")
+    roles: Mapped[list[RoleGrant]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class RoleGrant(Base):
+    """A role held by a user; reviewer, track lead and signer roles name their track."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (UniqueConstraint("user_id", "role", "track_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    track_code: Mapped[str | None] = mapped_column(ForeignKey("tracks.code"))
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class ApiToken(Base):
+    """A token for scripts; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class LoginAttempt(Base):
+    """Failed and successful logins, for the rate limit shared by all web processes."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class Track(Base):
+    """A review discipline (专项): fire, civil air defence, construction drawing review, extras."""
+
+    __tablename__ = "tracks"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(80))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    color: Mapped[str] = mapped_column(String(9), default="#d32f2f")
+
+
+class Project(Base):
+    """A construction project (建设项目)."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    building_use: Mapped[str] = mapped_column(String(80), default="")
+    floors_above: Mapped[int] = mapped_column(Integer, default=0)
+    floors_below: Mapped[int] = mapped_column(Integer, default=0)
+    height_m: Mapped[float] = mapped_column(Float, default=0.0)
+    gross_floor_area_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    fire_resistance_rating: Mapped[str] = mapped_column(String(20), default="")
+    civil_air_defence_area_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    submissions: Mapped[list[Submission]] = relationship(back_populates="project")
+
+
+class Submission(Base):
+    """One intake case (报审) of a project."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    review_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    state: Mapped[SubmissionState] = mapped_column(_enum(SubmissionState), default=SubmissionState.DRAFT)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    """Raised on every state change; a stale writer loses (optimistic concurrency)."""
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="submissions")
+    rounds: Mapped[list[Round]] = relationship(back_populates="submission", order_by="Round.number")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Round(Base):
+    """One review cycle (审查轮次) of a submission."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("submission_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+    submission: Mapped[Submission] = relationship(back_populates="rounds")
+    track_reviews: Mapped[list[TrackReview]] = relationship(back_populates="round")
+
+
+class DrawingFile(Base):
+    """One uploaded file, immutable, known by its SHA-256."""
+
+    __tablename__ = "drawing_files"
+    __table_args__ = (UniqueConstraint("submission_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    original_name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    object_key: Mapped[str] = mapped_column(String(300))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[dt.datetime | None]
+    """When a worker last re-read the stored object and found the same SHA-256."""
+    status: Mapped[str] = mapped_column(String(40), default="stored")
+    findings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Sheet(Base):
+    """A drawing sheet of a submission, known by its normalised sheet number."""
+
+    __tablename__ = "sheets"
+    __table_args__ = (UniqueConstraint("submission_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    """Normalised sheet number, e.g. 建施-01, A-101."""
+    title: Mapped[str] = mapped_column(String(200), default="")
+    discipline: Mapped[str] = mapped_column(String(40), default="")
+
+    revisions: Mapped[list[SheetRevision]] = relationship(back_populates="sheet")
+    tracks: Mapped[list[SheetTrack]] = relationship(back_populates="sheet", cascade="all, delete-orphan")
+
+
+class SheetTrack(Base):
+    """A sheet belongs to one or more review tracks; the clerk may override the rules."""
+
+    __tablename__ = "sheet_tracks"
+
+    sheet_id: Mapped[int] = mapped_column(ForeignKey("sheets.id", ondelete="CASCADE"), primary_key=True)
+    track_code: Mapped[str] = mapped_column(ForeignKey("tracks.code"), primary_key=True)
+    overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    sheet: Mapped[Sheet] = relationship(back_populates="tracks")
+
+
+class SheetRevision(Base):
+    """A sheet as it stands in one round: a page or layout of a drawing file and its renderings."""
+
+    __tablename__ = "sheet_revisions"
+    __table_args__ = (UniqueConstraint("sheet_id", "round_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sheet_id: Mapped[int] = mapped_column(ForeignKey("sheets.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    drawing_file_id: Mapped[int] = mapped_column(ForeignKey("drawing_files.id"))
+    source_index: Mapped[int] = mapped_column(Integer, default=0)
+    """Page number (PDF) or layout order (DXF), from 0."""
+    layout_name: Mapped[str] = mapped_column(String(120), default="")
+    width_pt: Mapped[float] = mapped_column(Float, default=0.0)
+    height_pt: Mapped[float] = mapped_column(Float, default=0.0)
+    scale: Mapped[str] = mapped_column(String(40), default="")
+    pdf_key: Mapped[str | None] = mapped_column(String(300))
+    tiles_key: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(40), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    sheet: Mapped[Sheet] = relationship(back_populates="revisions")
+
+
+class TrackReview(Base):
+    """One track in one round: reviewers, deadline and conclusion."""
+
+    __tablename__ = "track_reviews"
+    __table_args__ = (UniqueConstraint("round_id", "track_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    track_code: Mapped[str] = mapped_column(ForeignKey("tracks.code"))
+    state: Mapped[TrackReviewState] = mapped_column(_enum(TrackReviewState), default=TrackReviewState.PENDING)
+    due_at: Mapped[dt.datetime | None]
+    concluded_at: Mapped[dt.datetime | None]
+    concluded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    round: Mapped[Round] = relationship(back_populates="track_reviews")
+    reviewers: Mapped[list[TrackReviewer]] = relationship(cascade="all, delete-orphan")
+
+
+class TrackReviewer(Base):
+    __tablename__ = "track_reviewers"
+
+    track_review_id: Mapped[int] = mapped_column(ForeignKey("track_reviews.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class AuditEvent(Base):
+    """An append-only record of a state change; each row carries the hash of the one before."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """One row holding the newest audit hash; updating it serialises writers of the chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class TaskRun(Base):
+    """A background job as the pages see it: state, progress and the last message."""
+
+    __tablename__ = "task_runs"
+    __table_args__ = (Index("ix_task_runs_object", "object_type", "object_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    arguments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    object_type: Mapped[str] = mapped_column(String(40), default="")
+    object_id: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[TaskState] = mapped_column(_enum(TaskState), default=TaskState.QUEUED)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
