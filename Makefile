@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := fonts-noto-cjk chromium poppler-utils softhsm2 nodejs npm
+DEBIAN_PACKAGES := fonts-noto-cjk chromium poppler-utils softhsm2 nodejs npm docker-compose
 SYSTEM_STAMP := var/.system-packages
 PYTHON_STAMP := $(VENV)/.installed
 FRONTEND_STAMP := app/static/vendor/.installed
@@ -55,4 +55,4 @@ $(FRONTEND_STAMP): package.json package-lock.json
 	touch $@
 
 check-docker:
-	docker compose -f docker/compose.yaml config --quiet
+	LIANTU_SECRET_KEY=$$(printf k%.0s {1..48}) docker-compose -f docker/compose.yaml config --quiet
