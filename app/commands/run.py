@@ -18,7 +18,7 @@ STOP_GRACE_SECONDS = 20.0
 
 
 def _child(*arguments: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "app", *arguments])
+    return subprocess.Popen([sys.executable, "-m", "app", *arguments])  # noqa: S603 - our own interpreter and module
 
 
 def _print_banner(address: str, logins: list[tuple[str, str, str]]) -> None:
