@@ -1,0 +1,1 @@
+"""Raster tiles of a sheet for the viewer: Deep Zoom (DZI) pyramids and thumbnails."""
