@@ -1,0 +1,34 @@
+"""``liantu serve``: the web server (uvicorn) with Liantu's app; several processes with ``--workers``."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="监听地址 / address to bind (default: LIANTU_HOST)")
+@click.option("--port", type=int, default=None, help="端口 / port (default: LIANTU_PORT)")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Web 进程数 / number of web processes"
+)
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """启动 Web 服务 / Start the web server."""
+    import uvicorn
+
+    from app.platform import get_platform
+
+    settings = get_platform().settings
+    # With several workers uvicorn imports the factory in each process, so it is named, not passed.
+    uvicorn.run(
+        "app.web:asgi",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_level="info",
+    )
+
+
+commands = [serve]

@@ -1,0 +1,68 @@
+"""The web shell (网页端): pages for browsers and the JSON API, on Starlette.
+
+Middleware, outermost first: server errors → sessions (signed cookie) → authentication (session
+or bearer token) → CSRF check → routes. Exceptions raised by handlers are answered by
+``app.web.errors``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from app.web import api, health, pages
+from app.web.auth import AuthenticationMiddleware
+from app.web.csrf import CSRFMiddleware
+from app.web.errors import MAPPED, handle
+from app.web.sessions import SessionMiddleware
+
+if TYPE_CHECKING:
+    from app.platform import Platform
+
+STATIC_DIR = Path(__file__).with_name("static")
+VENDOR_DIR = Path(__file__).resolve().parents[1] / "static" / "vendor"
+
+
+def create_app(platform: Platform) -> Starlette:
+    """The ASGI application for ``platform``."""
+    settings = platform.settings
+    routes: list[BaseRoute] = [
+        *health.routes,
+        *pages.routes,
+        *api.routes,
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        # Filled from npm by ``make``; absent in a bare checkout, which only loses the drawing viewer.
+        Mount("/vendor", app=StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor"),
+    ]
+    handlers: dict[int | type[Exception], object] = dict.fromkeys(MAPPED, handle)
+    handlers[HTTPException] = handle
+    handlers[Exception] = handle
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.effective_secret_key,
+                max_age=settings.session_max_age_seconds,
+                secure=settings.secure_cookies,
+            ),
+            Middleware(AuthenticationMiddleware, platform=platform),
+            Middleware(CSRFMiddleware),
+        ],
+        exception_handlers=handlers,  # type: ignore[arg-type]
+    )
+    app.state.platform = platform
+    return app
+
+
+def asgi() -> Starlette:
+    """Factory for uvicorn (``app.web:asgi``): the app of the process-wide platform."""
+    from app.platform import get_platform
+
+    return create_app(get_platform())

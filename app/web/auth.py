@@ -1,0 +1,87 @@
+"""Who is asking: the browser session's user or the holder of an API token.
+
+Sets ``scope["principal"]`` (a :class:`app.identity.Principal` or None) and ``scope["auth_method"]``
+(``"session"``, ``"token"`` or None). A bearer token that is unknown, revoked or belongs to a
+deleted user is answered with 401 at once; a session whose user is gone is emptied.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app import errors
+from app.web.errors import MAPPED, error_response
+
+if TYPE_CHECKING:
+    from app.identity import Principal
+    from app.platform import Platform
+
+USER_KEY = "uid"
+
+
+def principal(conn: HTTPConnection) -> Principal:
+    """The authenticated principal, or :class:`app.errors.NotAuthenticated`."""
+    found: Principal | None = conn.scope.get("principal")
+    if found is None:
+        raise errors.NotAuthenticated("请先登录。", "Please sign in.")
+    return found
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    scheme, _, credentials = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or ""
+
+
+class AuthenticationMiddleware:
+    def __init__(self, app: ASGIApp, *, platform: Platform) -> None:
+        self.app = app
+        self.platform = platform
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        scope["principal"] = None
+        scope["auth_method"] = None
+        token = bearer_token(conn)
+        session: dict[str, Any] = scope["session"]
+        try:
+            if token is not None:
+                found = await run_in_threadpool(self._by_token, token)
+                if found is None:
+                    raise errors.NotAuthenticated(
+                        "访问令牌无效、已撤销或其用户已删除。",
+                        "The access token is invalid, revoked, or its user was deleted.",
+                    )
+                scope["principal"], scope["auth_method"] = found, "token"
+            elif isinstance(session.get(USER_KEY), int):
+                found = await run_in_threadpool(self._by_user, session[USER_KEY])
+                if found is None:
+                    session.clear()
+                else:
+                    scope["principal"], scope["auth_method"] = found, "session"
+        except MAPPED as exc:
+            if token is not None and isinstance(exc, errors.NotAuthenticated):
+                scope["auth_method"] = "token"
+            await error_response(conn, exc)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _by_token(self, token: str) -> Principal | None:
+        from app.identity import principal_for_token
+
+        with self.platform.sessions() as db, db.begin():
+            return principal_for_token(db, token)
+
+    def _by_user(self, user_id: int) -> Principal | None:
+        from app.identity import principal_for_user
+
+        with self.platform.sessions() as db:
+            return principal_for_user(db, user_id)
