@@ -127,7 +127,7 @@ def openapi_document(routes: list[BaseRoute]) -> dict[str, Any]:
             }
             if parameters:
                 operation["parameters"] = parameters
-            paths.setdefault(API_PREFIX + route.path, {})[method.lower()] = operation
+            paths.setdefault(API_PREFIX + route.path_format, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "联图 Liantu API", "version": "1"},

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from app.platform import Platform
 
 USER_KEY = "uid"
+ANONYMOUS_PATHS = ("/healthz", "/readyz", "/static/", "/vendor/")
+"""Probes and static files are answered without looking anybody up: no database work, and the
+probes keep answering when the database is gone."""
 
 
 def principal(conn: HTTPConnection) -> Principal:
@@ -50,6 +53,9 @@ class AuthenticationMiddleware:
         conn = HTTPConnection(scope)
         scope["principal"] = None
         scope["auth_method"] = None
+        if scope["path"].startswith(ANONYMOUS_PATHS) and scope.get("method", "GET") in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
         token = bearer_token(conn)
         session: dict[str, Any] = scope["session"]
         try:

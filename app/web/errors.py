@@ -86,10 +86,12 @@ def messages(exc: BaseException) -> tuple[str, str]:
     return _DEFAULT_MESSAGES.get(kind_of(exc).status, _DEFAULT_MESSAGES[500])
 
 
+TITLED_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 413, 429, 500, 503})
+"""Statuses with a page title of their own in the catalogues (``error.<status>.title``)."""
+
+
 def _title_key(status: int) -> str:
-    return (
-        f"error.{status}.title" if status in (400, 401, 403, 404, 405, 409, 413, 429, 500, 503) else "error.500.title"
-    )
+    return f"error.{status}.title" if status in TITLED_STATUSES else "error.500.title"
 
 
 def wants_json(conn: HTTPConnection) -> bool:

@@ -38,7 +38,10 @@ def check_broker(platform: Platform) -> None:
 
     url = platform.settings.effective_broker_url
     with Connection(url, connect_timeout=BROKER_TIMEOUT_SECONDS) as connection:  # type: ignore[no-untyped-call]
-        connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+        # One retry without back-off: a probe must answer quickly, the orchestrator asks again.
+        connection.ensure_connection(
+            max_retries=1, interval_start=0, interval_step=0, interval_max=0, timeout=BROKER_TIMEOUT_SECONDS
+        )
 
 
 CHECKS: dict[str, Callable[[Platform], None]] = {

@@ -43,10 +43,10 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    form = await request.form()
-    username = str(form.get("username", ""))
-    password = str(form.get("password", ""))
-    target = safe_next(str(form.get("next", "")))
+    async with request.form() as form:
+        username = str(form.get("username", ""))
+        password = str(form.get("password", ""))
+        target = safe_next(str(form.get("next", "")))
     platform = platform_of(request)
     client = request.client.host if request.client else "unknown"
 
@@ -92,8 +92,9 @@ async def logout(request: Request) -> Response:
 
 async def switch_locale(request: Request) -> Response:
     """Remember the language in the session and, for a signed-in user, in the account."""
-    form = await request.form()
-    locale = normalise(str(form.get("locale", "")))
+    async with request.form() as form:
+        locale = normalise(str(form.get("locale", "")))
+        target = safe_next(str(form.get("next", "")))
     if locale not in LOCALES:
         raise errors.Invalid("不支持的语言。", "Unsupported language.")
     request.session[LOCALE_KEY] = locale
@@ -110,7 +111,7 @@ async def switch_locale(request: Request) -> Response:
                     user.locale = locale
 
         await run_in_threadpool(save)
-    return RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)
+    return RedirectResponse(target, status_code=303)
 
 
 def home(request: Request) -> Response:
