@@ -53,7 +53,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -69,6 +69,17 @@ HEAD_ID = 1
 HASH_LAYOUT_VERSION = 1
 
 _STREAM_BATCH = 1000
+
+# Statements on the head, built once: they run on every state change. Core statements on the
+# table skip the ORM's bulk-update machinery, which would otherwise dominate the cost of record().
+_HEAD = AuditHead.metadata.tables[AuditHead.__tablename__]
+_TAKE_WRITE_LOCK = update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(last_id=_HEAD.c.last_id)
+_READ_HEAD_FOR_UPDATE = select(_HEAD.c.last_id, _HEAD.c.last_hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID)
+    .values(last_id=bindparam("new_last_id"), last_hash=bindparam("new_last_hash"))
+)
 
 # Column widths of storage.models.AuditEvent: PostgreSQL enforces them, SQLite does not, so they
 # are checked here to behave alike on both.
@@ -168,7 +179,7 @@ def record(
     )
     session.add(event)
     session.flush([event])
-    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_id=seq, last_hash=event.hash))
+    session.execute(_MOVE_HEAD, {"new_last_id": seq, "new_last_hash": event.hash})
     return event
 
 
@@ -303,9 +314,8 @@ def _lock_head(session: Session) -> tuple[int, str]:
     if dialect == "sqlite":
         # Take SQLite's write lock before reading the head: a transaction that only read would
         # hold a snapshot that may be outdated by the time it writes, and would then fail.
-        session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_id=AuditHead.last_id))
-    query = select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == HEAD_ID).with_for_update()
-    head = session.execute(query).one_or_none()
+        session.execute(_TAKE_WRITE_LOCK)
+    head = session.execute(_READ_HEAD_FOR_UPDATE).one_or_none()
     if head is None:
         # Two first writers may race to create the head: the loser's insert does nothing (on
         # PostgreSQL it waits for the winner's commit) and both then queue on the row lock.
@@ -315,7 +325,7 @@ def _lock_head(session: Session) -> tuple[int, str]:
             .values(id=HEAD_ID, last_id=0, last_hash=GENESIS_HASH)
             .on_conflict_do_nothing(index_elements=[AuditHead.id])
         )
-        head = session.execute(query).one()
+        head = session.execute(_READ_HEAD_FOR_UPDATE).one()
     return head.last_id, head.last_hash
 
 

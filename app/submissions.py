@@ -49,8 +49,8 @@ from storage.models import Role, Round, Submission, SubmissionState, TrackReview
 class SystemActor:
     """The platform itself taking a step (a worker, or a step that follows from another)."""
 
-    name: str = "系统"
-    """Name written to the audit log."""
+    name: str = "system"
+    """Actor name written to the audit log (as for other changes made without a signed-in user)."""
 
 
 SYSTEM = SystemActor()
@@ -220,7 +220,7 @@ def apply(
     audit.record(
         session,
         actor_id=None if isinstance(actor, SystemActor) else actor.user_id,
-        actor_name=actor.name if isinstance(actor, SystemActor) else actor.display_name,
+        actor_name=actor.name if isinstance(actor, SystemActor) else actor.username,
         action=f"submission.{event.value}",
         object_type="submission",
         object_id=str(submission.id),

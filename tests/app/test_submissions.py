@@ -173,12 +173,12 @@ def test_full_path_from_draft_to_permit(session: Session, cast: Cast, submission
     ]
     assert {e.object_id for e in events} == {str(submission_id)}
     assert events[0].actor_id == cast.designer.user_id
-    assert events[0].actor_name == "王设计"
+    assert events[0].actor_name == "user1"
     assert events[0].summary == "草稿 → 已提交 (draft → submitted)"
     assert "1. 缺少消防设计专篇" in events[1].summary
     assert "容缺受理，承诺：十个工作日内补交节能计算书" in events[3].summary
     assert "需修改 1" in events[5].summary
-    assert (events[8].actor_id, events[8].actor_name) == (None, "系统")
+    assert (events[8].actor_id, events[8].actor_name) == (None, "system")
 
     rounds = session.scalars(select(Round).where(Round.submission_id == submission_id)).all()
     assert all(r.closed_at is not None for r in rounds)
