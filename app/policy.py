@@ -115,22 +115,23 @@ def can(
 ) -> bool:
     """Whether ``principal`` may do ``action`` (on ``project`` / ``submission``, for ``track``).
 
-    ``submission`` implies its project. Objects must be attached to a session: their rounds and
-    track reviews are read to learn which tracks a submission was routed to.
+    ``submission`` implies its project; a different ``project`` passed with it is refused.
+    Objects must be attached to a session: their rounds and track reviews are read to learn which
+    tracks a submission was routed to.
     """
     if principal is None:
         return False
-    if project is None and submission is not None:
-        project = submission.project
     if action in _PLATFORM_ACTIONS:
         return any(principal.has_role(role) for role in _PLATFORM_ACTIONS[action])
-    if project is None:
-        return False
-    if submission is None:
-        return _can_on_project(principal, action, project)
-    if not _sees_submission(principal, submission, project):
-        return False
-    return _can_on_submission(principal, action, submission, project, track)
+    if submission is not None:
+        # A submission is judged by its own project, never by one passed beside it.
+        if project is not None and project.id != submission.project_id:
+            return False
+        own = submission.project
+        return _sees_submission(principal, submission, own) and _can_on_submission(
+            principal, action, submission, own, track
+        )
+    return project is not None and _can_on_project(principal, action, project)
 
 
 def require(

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
+from app.identity.events import audit
+from app.identity.principal import Principal
 from storage.models import Track
 
 
@@ -84,11 +86,13 @@ def enabled_tracks(session: Session) -> list[Track]:
     return list(session.scalars(select(Track).where(Track.enabled.is_(True)).order_by(Track.sort_order, Track.code)))
 
 
-def set_track_enabled(session: Session, code: str, enabled: bool) -> Track:
+def set_track_enabled(session: Session, code: str, enabled: bool, *, actor: Principal | None = None) -> Track:
     """Turn a track on or off for new submissions; reviews already under way are not touched."""
     track = session.get(Track, code)
     if track is None:
         raise NotFound(f"没有专项 {code}", f"no track {code}")
-    track.enabled = enabled
-    session.flush()
+    if track.enabled != enabled:
+        track.enabled = enabled
+        session.flush()
+        audit(session, actor, "track.enable" if enabled else "track.disable", "track", code, track.name_zh)
     return track

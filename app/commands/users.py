@@ -1,4 +1,8 @@
-"""Accounts from the command line: ``create-org``, ``create-user``, ``create-token``, ``delete-user``, ``seed-demo``."""
+"""Accounts and tracks from the command line.
+
+``create-org``, ``create-user``, ``create-token``, ``delete-user``, ``seed-demo`` and ``tracks``.
+The standard tracks are ensured first wherever a track may be named.
+"""
 
 from __future__ import annotations
 
@@ -47,8 +51,11 @@ def _in_transaction(work: Callable[[Session], T]) -> T:
 def create_org(name: str, kind: str, department_code: str | None) -> None:
     """新建单位 / Create an organisation."""
     from app.identity import create_organization
+    from app.tracks import ensure_tracks
 
-    organization = _in_transaction(lambda session: create_organization(session, name, kind, department_code))
+    with _session() as session:
+        ensure_tracks(session)
+        organization = create_organization(session, name, kind, department_code)
     click.echo(
         f"已创建单位 / organisation created: {organization.name} (#{organization.id}, {organization.kind.value})"
     )
@@ -82,8 +89,10 @@ def create_user_command(
     """新建用户 / Create a user. The password is read from standard input or asked for, never taken from arguments."""
     from app.identity import check_password, find_organization, hash_password, parse_role
     from app.identity.accounts import check_new_user, insert_user
+    from app.tracks import ensure_tracks
 
     with _session() as session:
+        ensure_tracks(session)
         grants = [parse_role(text) for text in roles]
         organization = find_organization(session, org_name)
         # Everything else is checked before the password is asked for.
@@ -139,6 +148,26 @@ def seed_demo_command(allow_production: bool) -> None:
     click.echo(format_demo_logins(logins))
 
 
+@click.command("tracks")
+@click.option("--enable", "enable", multiple=True, metavar="CODE", help="启用专项 / turn a track on")
+@click.option("--disable", "disable", multiple=True, metavar="CODE", help="停用专项 / turn a track off")
+def tracks_command(enable: tuple[str, ...], disable: tuple[str, ...]) -> None:
+    """列出、启用或停用审查专项 / List the review tracks; turn them on or off for new submissions."""
+    from app.tracks import all_tracks, ensure_tracks, set_track_enabled
+
+    with _session() as session:
+        ensure_tracks(session)
+        for code in enable:
+            set_track_enabled(session, code, True)
+        for code in disable:
+            set_track_enabled(session, code, False)
+        rows = [(t.code, t.name_zh, t.name_en, t.enabled) for t in all_tracks(session)]
+    width = max(len(code) for code, *_ in rows)
+    for code, name_zh, name_en, enabled in rows:
+        state = "启用 on " if enabled else "停用 off"
+        click.echo(f"{code.ljust(width)}  {state}  {name_zh} / {name_en}")
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -146,4 +175,4 @@ def _read_password(from_stdin: bool) -> str:
     return value
 
 
-commands = [create_org, create_user_command, create_token, delete_user_command, seed_demo_command]
+commands = [create_org, create_user_command, create_token, delete_user_command, seed_demo_command, tracks_command]

@@ -14,7 +14,6 @@ from app.cli import cli
 from app.errors import NotFound
 from app.identity import find_user, principal_for_token, verify_password
 from app.seed import DEMO_PASSWORD
-from app.tracks import ensure_tracks
 from storage.db import transaction
 from storage.migrate import upgrade
 from storage.models import Organization, OrgKind, Role
@@ -32,11 +31,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     platform.get_platform().close()
     platform.set_platform(None)
     settings.get_settings.cache_clear()
-
-
-def _ensure_tracks() -> None:
-    with transaction(platform.get_platform().sessions) as session:
-        ensure_tracks(session)
 
 
 def _run(*arguments: str, stdin: str | None = None) -> Result:
@@ -69,7 +63,6 @@ def test_seed_demo_refuses_production_mode(data_dir: Path, monkeypatch: pytest.M
 
 
 def test_create_org_user_and_token(data_dir: Path) -> None:
-    _ensure_tracks()
     created = _run("create-org", "江城市气象局防雷中心", "--kind", "department", "--department", "lightning")
     assert created.exit_code == 0, created.output
     assert "江城市气象局防雷中心" in created.stdout
@@ -167,7 +160,6 @@ def test_password_cannot_be_given_as_an_argument(data_dir: Path) -> None:
 def test_errors_are_printed_in_both_languages(
     data_dir: Path, arguments: tuple[str, ...], stdin: str | None, zh: str, en: str
 ) -> None:
-    _ensure_tracks()
     assert _run("create-org", "设计院", "--kind", "design_institute").exit_code == 0
     result = _run(*arguments, stdin=stdin)
     assert result.exit_code == 1, result.output
@@ -175,3 +167,38 @@ def test_errors_are_printed_in_both_languages(
     assert en in result.stderr
     with transaction(platform.get_platform().sessions) as session, pytest.raises(NotFound):
         find_user(session, "zhang")
+
+
+def test_tracks_can_be_listed_and_switched(data_dir: Path) -> None:
+    listed = _run("tracks")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "fire",
+        "civil_air_defence",
+        "construction",
+        "lightning",
+        "utilities",
+        "planning",
+    ]
+    assert "启用 on" in lines[0]
+    assert "消防审查 / Fire protection review" in lines[0]
+    assert "停用 off" in lines[3]
+
+    switched = _run("tracks", "--enable", "lightning", "--disable", "planning", "--disable", "fire")
+    assert switched.exit_code == 0, switched.output
+    states = {line.split()[0]: "on" in line.split()[2] for line in switched.stdout.splitlines()}
+    assert states == {
+        "fire": False,
+        "civil_air_defence": True,
+        "construction": True,
+        "lightning": True,
+        "utilities": False,
+        "planning": False,
+    }
+    assert _run("tracks").stdout == switched.stdout
+
+    unknown = _run("tracks", "--enable", "weather")
+    assert unknown.exit_code == 1
+    assert "没有专项 weather" in unknown.stderr
+    assert "no track weather" in unknown.stderr

@@ -164,6 +164,16 @@ def test_designers_of_another_organization_get_not_found(world: World) -> None:
         require(designer_a, Action.RESPOND, submission=world.submissions["b_cad"])
 
 
+def test_a_submission_is_judged_by_its_own_project(world: World) -> None:
+    designer_a = world.people["designer_a"]
+    foreign = world.submissions["b_cad"]
+    assert not can(designer_a, Action.SUBMIT, project=world.projects["a"], submission=foreign)
+    with pytest.raises(NotFound):
+        require(designer_a, Action.SUBMIT, project=world.projects["a"], submission=foreign)
+    own = world.submissions["a_draft"]
+    assert can(designer_a, Action.SUBMIT, project=world.projects["a"], submission=own)
+
+
 def test_track_actions_need_the_routed_track(world: World) -> None:
     reviewer, lead = world.people["fire_reviewer"], world.people["fire_lead"]
     a_fire, b_sealing = world.submissions["a_fire"], world.submissions["b_sealing"]

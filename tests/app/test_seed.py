@@ -110,6 +110,9 @@ def test_standard_tracks_are_ensured_once_and_keep_the_administrators_choice(ses
     assert [t.code for t in enabled_tracks(session)] == ["fire", "civil_air_defence", "construction"]
     set_track_enabled(session, "lightning", True)
     set_track_enabled(session, "fire", False)
+    set_track_enabled(session, "fire", False)  # no change, no audit event
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "track")).all()
+    assert sorted(actions) == ["track.disable", "track.enable"]
     assert ensure_tracks(session) == []
     assert [t.code for t in enabled_tracks(session)] == ["civil_air_defence", "construction", "lightning"]
     assert [t.name_zh for t in all_tracks(session)] == [
