@@ -61,6 +61,8 @@ def _recover_on_start(**_: object) -> None:
 def _fresh_connections_in_child(**_: object) -> None:
     # A forked pool process must not reuse database or broker connections opened by its parent.
     current = get_platform()
+    if "engine" in current.__dict__:
+        current.engine.dispose(close=False)
     set_platform(Platform(current.settings))
     from kombu.transport import sqlalchemy
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from celery import Celery
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.tasks.celery_app import QUEUE, get_celery
 from storage.models import TaskRun, TaskState
@@ -74,7 +74,7 @@ def enqueue(
         session.info[_CELERY] = celery
     if not event.contains(session, "after_commit", _send_pending):
         event.listen(session, "after_commit", _send_pending)
-        event.listen(session, "after_rollback", _drop_pending)
+        event.listen(session, "after_transaction_end", _drop_pending)
     return run
 
 
@@ -98,5 +98,8 @@ def _send_pending(session: Session) -> None:
             log.exception("could not send task run %s (%s); it stays queued", item.run_id, item.task_name)
 
 
-def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def _drop_pending(session: Session, ended: SessionTransaction) -> None:
+    # The outermost transaction ended without a commit (after one, the list is already empty).
+    # A rolled-back savepoint is handled when sending: its runs are no longer persistent.
+    if ended.parent is None:
+        session.info.pop(_PENDING, None)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -145,6 +145,24 @@ class JobRun:
             raise Superseded(self.id)
 
 
+class RunTask(Task):  # type: ignore[misc]
+    """Celery task class of every job: records a hard time-limit kill, which no code in the job sees."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        # Called in the worker's main process after it killed the pool process running the task.
+        if isinstance(exc, TimeLimitExceeded):
+            with transaction(get_platform().sessions) as session:
+                session.execute(
+                    update(TaskRun)
+                    .where(TaskRun.id == task_id, TaskRun.state == TaskState.RUNNING)
+                    .values(
+                        state=TaskState.FAILED,
+                        finished_at=dt.datetime.now(dt.UTC),
+                        message="超过时间上限，已被终止 / stopped at the hard time limit",
+                    )
+                )
+
+
 def job(name: str, *, retry: RetryPolicy | None = None) -> Callable[[JobFunction], Task]:
     """Make ``function(run, **ids)`` a Celery task named ``name`` with the behaviour described above."""
     policy = retry or RetryPolicy()
@@ -154,7 +172,8 @@ def job(name: str, *, retry: RetryPolicy | None = None) -> Callable[[JobFunction
             execute(self, function, policy, ids)
 
         run_task.__doc__ = function.__doc__
-        return cast(Task, shared_task(name=name, bind=True, max_retries=policy.max_retries, acks_late=True)(run_task))
+        register = shared_task(name=name, bind=True, base=RunTask, max_retries=policy.max_retries, acks_late=True)
+        return cast(Task, register(run_task))
 
     return decorate
 

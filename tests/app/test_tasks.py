@@ -17,6 +17,7 @@ from tests.support.workers import (
     BROKEN,
     FLAKY,
     NOOP,
+    STUBBORN,
     VERIFY_WHEN_RELEASED,
     WorkerEnvironment,
     release_marker,
@@ -61,6 +62,24 @@ def test_other_errors_fail_at_once_with_their_message(worker_environment: Worker
     assert run.attempts == 1
     assert "ValueError: broken on purpose (8)" in run.message
     assert run.finished_at is not None
+
+
+def test_hard_time_limit_fails_the_run_once(worker_environment: WorkerEnvironment) -> None:
+    worker_environment.environ["LIANTU_TASK_TIME_LIMIT_SECONDS"] = "3"  # soft limit at 2 s
+    with transaction(worker_environment.sessions) as session:
+        run_id = _enqueue(session, STUBBORN, drawing_file_id=9)
+    worker_environment.start_worker()
+    run = wait_for(lambda: _finished(worker_environment, run_id), what="the hard time limit")
+    assert run.state is TaskState.FAILED
+    assert run.message == "超过时间上限，已被终止 / stopped at the hard time limit"
+    assert run.progress == 6.0  # it did see the soft limit first
+    with transaction(worker_environment.sessions) as session:
+        barrier = _enqueue(session, NOOP, drawing_file_id=9)
+    wait_for(lambda: _finished(worker_environment, barrier), what="the barrier task")
+    with worker_environment.sessions() as session:
+        run = session.get(TaskRun, run_id)
+        assert run is not None
+        assert (run.state, run.attempts) == (TaskState.FAILED, 1)
 
 
 def test_nothing_is_sent_when_the_transaction_rolls_back(worker_environment: WorkerEnvironment) -> None:

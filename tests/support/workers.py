@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import pytest
 from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +44,7 @@ FLAKY = "tests.flaky"
 BROKEN = "tests.broken"
 VERIFY_WHEN_RELEASED = "tests.verify_when_released"
 NOOP = "tests.noop"
+STUBBORN = "tests.stubborn"
 
 
 # Jobs the test workers import ---------------------------------------------------------------
@@ -67,6 +69,19 @@ def flaky(run: JobRun, drawing_file_id: int) -> str:
 def broken(run: JobRun, drawing_file_id: int) -> str:
     """A bug: never retried."""
     raise ValueError(f"broken on purpose ({drawing_file_id})")
+
+
+@job(STUBBORN)
+def stubborn(run: JobRun, drawing_file_id: int) -> str:
+    """Ignores the soft time limit, so that only the hard one stops it."""
+    run.report(5, "忙 / busy")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.05)
+        except SoftTimeLimitExceeded:
+            run.report(6, "忽略软时限 / ignoring the soft time limit")
+    return f"stubborn {drawing_file_id} was not stopped"
 
 
 def release_marker(data_dir: Path, drawing_file_id: int) -> Path:
@@ -198,6 +213,16 @@ def _environment(root: Path, broker_url: str, broker_options: dict[str, Any]) ->
         set_platform(None)
         celery.close()
         engine.dispose()
+        _forget_embedded_broker(settings)
+
+
+def _forget_embedded_broker(settings: Settings) -> None:
+    # kombu keeps one engine per broker URL for the life of the process; this test's file is gone.
+    from kombu.transport import sqlalchemy
+
+    cached = sqlalchemy.Channel._engines.pop(settings.effective_broker_url.removeprefix("sqla+"), None)
+    if cached is not None:
+        cached[0].dispose()
 
 
 @pytest.fixture
