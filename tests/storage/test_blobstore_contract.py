@@ -1,0 +1,504 @@
+"""One contract for every object store backend: the local folder and S3 (a real server on loopback).
+
+Each test runs against both backends; what differs between them is said in the test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+import random
+import time
+import tracemalloc
+from pathlib import Path
+from urllib.parse import unquote
+
+import httpx
+import pytest
+
+from storage.blobstore import (
+    BlobStore,
+    InvalidKey,
+    LocalBlobStore,
+    OriginalImmutable,
+    S3BlobStore,
+    original_key,
+)
+from storage.errors import BlobNotFound, IntegrityMismatch, StorageError, StoreUnavailable
+from tests.support.s3 import S3Server
+
+MIB = 1024 * 1024
+PART_SIZE = 5 * MIB  # the smallest part S3 accepts
+CHINESE_KEY = "图纸/建施-01 总平面图.pdf"
+CHINESE_NAME = "建施-01 总平面图（第2版）.pdf"
+PDF = b"%PDF-1.7\n" + bytes(range(256)) * 64 + b"\n%%EOF\n"
+
+
+class GeneratedStream:
+    """``size`` reproducible bytes made up while being read, never all in memory at once.
+
+    Every MiB is a different rotation of one random MiB, so parts stored in the wrong order would
+    change the hash.
+    """
+
+    BLOCK = MIB
+
+    def __init__(self, size: int, *, fail_after: int | None = None) -> None:
+        self._double = memoryview(random.Random(20260101).randbytes(self.BLOCK) * 2)
+        self.size = size
+        self.position = 0
+        self._fail_after = fail_after
+
+    def read(self, size: int = -1, /) -> bytes:
+        remaining = self.size - self.position
+        wanted = remaining if size < 0 else min(size, remaining)
+        if self._fail_after is not None and self.position + wanted > self._fail_after:
+            raise ConnectionResetError("the uploader went away")
+        pieces = []
+        while wanted > 0:
+            block, offset = divmod(self.position, self.BLOCK)
+            start = (block * 7919) % self.BLOCK + offset
+            piece = self._double[start : start + min(wanted, self.BLOCK - offset)]
+            pieces.append(piece)
+            self.position += len(piece)
+            wanted -= len(piece)
+        return b"".join(pieces)
+
+
+def generated_sha256(size: int) -> str:
+    stream, digest = GeneratedStream(size), hashlib.sha256()
+    while chunk := stream.read(MIB):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_all(store: BlobStore, key: str) -> bytes:
+    with store.open(key) as stream:
+        return stream.read()
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "objects")
+    server: S3Server = request.getfixturevalue("s3_server")
+    return S3BlobStore(
+        endpoint=server.endpoint,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        bucket=request.getfixturevalue("s3_bucket"),
+        secure=False,
+        region=server.region,
+        multipart_threshold=PART_SIZE,
+    )
+
+
+# -- the protocol ------------------------------------------------------------------------------
+
+
+def test_backend_implements_the_protocol(store: BlobStore) -> None:
+    assert isinstance(store, BlobStore)
+    operations = [name for name, value in vars(BlobStore).items() if callable(value) and not name.startswith("_")]
+    assert len(operations) == 10
+    for name in operations:
+        promised = inspect.signature(getattr(BlobStore, name)).parameters.values()
+        offered = inspect.signature(getattr(type(store), name)).parameters.values()
+        assert [(p.name, p.kind, p.default) for p in offered] == [(p.name, p.kind, p.default) for p in promised], name
+
+
+def test_check_prepares_a_fresh_store(store: BlobStore) -> None:
+    store.check()
+    store.check()
+    assert list(store.iter_keys()) == []
+
+
+# -- writing and reading -----------------------------------------------------------------------
+
+
+def test_round_trip_under_a_chinese_key(store: BlobStore) -> None:
+    info = store.put_stream(CHINESE_KEY, io.BytesIO(PDF), content_type="application/pdf")
+
+    assert (info.key, info.size, info.content_type) == (CHINESE_KEY, len(PDF), "application/pdf")
+    assert info.sha256 == sha256(PDF)
+    assert info.etag
+    assert info.last_modified.tzinfo is not None
+    stat = store.stat(CHINESE_KEY)
+    assert (stat.key, stat.size, stat.content_type, stat.etag) == (CHINESE_KEY, len(PDF), "application/pdf", info.etag)
+    # S3 learns the hash only after the upload has started, so it may not have recorded it.
+    assert stat.sha256 in (sha256(PDF), None)
+    assert store.exists(CHINESE_KEY)
+    assert read_all(store, CHINESE_KEY) == PDF
+    assert list(store.iter_keys("图纸/")) == [CHINESE_KEY]
+
+
+def test_overwriting_a_derived_object_replaces_it(store: BlobStore) -> None:
+    first = store.put_stream("derived/sheet.png", io.BytesIO(b"first version"), content_type="image/png")
+    second = store.put_stream("derived/sheet.png", io.BytesIO(b"second, longer version"), content_type="image/webp")
+
+    assert second.etag != first.etag
+    assert read_all(store, "derived/sheet.png") == b"second, longer version"
+    assert store.stat("derived/sheet.png").content_type == "image/webp"
+    assert list(store.iter_keys()) == ["derived/sheet.png"]
+
+
+def test_empty_object(store: BlobStore) -> None:
+    info = store.put_stream("derived/empty", io.BytesIO(b""), content_type="text/plain", expected_size=0)
+
+    assert (info.size, info.sha256) == (0, sha256(b""))
+    assert read_all(store, "derived/empty") == b""
+    assert store.read_range("derived/empty", 0, 10) == b""
+
+
+def test_open_streams_in_chunks_and_closes(store: BlobStore) -> None:
+    store.put_stream("derived/big", GeneratedStream(3 * MIB), content_type="application/octet-stream")
+
+    digest = hashlib.sha256()
+    with store.open("derived/big") as stream:
+        first = stream.read(1000)
+        assert len(first) == 1000
+        digest.update(first)
+        while chunk := stream.read(256 * 1024):
+            assert len(chunk) <= 256 * 1024
+            digest.update(chunk)
+    assert stream.closed
+    assert digest.hexdigest() == generated_sha256(3 * MIB)
+
+
+def test_large_upload_streams_in_parts_with_bounded_memory(store: BlobStore) -> None:
+    size = 5 * PART_SIZE + 12345  # six parts of the smallest size S3 allows, the last one short
+    expected = generated_sha256(size)
+    stream = GeneratedStream(size)
+
+    tracemalloc.start()
+    try:
+        info = store.put_stream("derived/set.pdf", stream, content_type="application/pdf")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert (info.size, info.sha256) == (size, expected)
+    # The local store copies a chunk at a time; S3 holds the part being sent and a chunk or two.
+    limit = 3 * MIB if isinstance(store, LocalBlobStore) else PART_SIZE + 4 * MIB
+    assert peak < limit, f"peak {peak / MIB:.1f} MiB for a {size / MIB:.0f} MiB upload"
+    assert peak < size / 3
+    digest = hashlib.sha256()
+    with store.open("derived/set.pdf") as read_back:
+        while chunk := read_back.read(MIB):
+            digest.update(chunk)
+    assert digest.hexdigest() == expected
+    assert store.stat("derived/set.pdf").size == size
+
+
+def test_known_size_upload_checks_the_size_while_streaming(store: BlobStore) -> None:
+    size = 2 * PART_SIZE + 1
+
+    info = store.put_stream("derived/known", GeneratedStream(size), content_type="application/pdf", expected_size=size)
+
+    assert (info.size, info.sha256) == (size, generated_sha256(size))
+    assert store.read_range("derived/known", size - 1, 10) == GeneratedStream(size).read()[-1:]
+
+
+# -- integrity ---------------------------------------------------------------------------------
+
+
+def test_expected_sha256_is_verified_and_recorded(store: BlobStore) -> None:
+    digest = sha256(PDF)
+    info = store.put_stream("derived/a.pdf", io.BytesIO(PDF), content_type="application/pdf", expected_sha256=digest)
+
+    assert info.sha256 == sha256(PDF)
+    assert store.stat("derived/a.pdf").sha256 == sha256(PDF)
+
+
+@pytest.mark.parametrize("size", [len(PDF), 6 * MIB], ids=["one-part", "multipart"])
+def test_wrong_sha256_leaves_the_key_as_it_was(store: BlobStore, size: int) -> None:
+    content = GeneratedStream(size).read()
+    store.put_stream("derived/kept", io.BytesIO(b"earlier"), content_type="text/plain")
+
+    with pytest.raises(IntegrityMismatch):
+        store.put_stream("derived/new", io.BytesIO(content), content_type="text/plain", expected_sha256="0" * 64)
+    with pytest.raises(IntegrityMismatch):
+        store.put_stream("derived/kept", io.BytesIO(content), content_type="text/plain", expected_sha256="f" * 64)
+
+    assert not store.exists("derived/new")
+    assert read_all(store, "derived/kept") == b"earlier"
+    assert list(store.iter_keys()) == ["derived/kept"]
+
+
+@pytest.mark.parametrize(
+    ("actual", "declared"),
+    [(1000, 999), (999, 1000), (6 * MIB, 6 * MIB - 1), (6 * MIB - 1, 6 * MIB)],
+    ids=["longer", "shorter", "longer-multipart", "shorter-multipart"],
+)
+def test_wrong_size_stores_nothing(store: BlobStore, actual: int, declared: int) -> None:
+    with pytest.raises(IntegrityMismatch):
+        store.put_stream("derived/x", GeneratedStream(actual), content_type="text/plain", expected_size=declared)
+
+    assert not store.exists("derived/x")
+    assert list(store.iter_keys()) == []
+
+
+def test_a_failing_upload_stream_stores_nothing(store: BlobStore) -> None:
+    stream = GeneratedStream(8 * MIB, fail_after=6 * MIB)  # fails inside the second part
+
+    with pytest.raises(ConnectionResetError):
+        store.put_stream("derived/x", stream, content_type="application/pdf")
+
+    assert not store.exists("derived/x")
+    assert list(store.iter_keys()) == []
+
+
+# -- originals ---------------------------------------------------------------------------------
+
+
+def test_put_original_keys_by_hash_and_stores_once(store: BlobStore) -> None:
+    first = store.put_original(io.BytesIO(PDF), content_type="application/pdf")
+    again = store.put_original(io.BytesIO(PDF), content_type="application/octet-stream")
+
+    key = original_key(sha256(PDF))
+    assert key == f"originals/{sha256(PDF)[:2]}/{sha256(PDF)[2:4]}/{sha256(PDF)}"
+    assert first.key == again.key == key
+    assert (first.size, first.sha256) == (len(PDF), sha256(PDF))
+    # Not rewritten: the second upload's media type did not replace the first one's.
+    assert (again.content_type, store.stat(key).content_type) == ("application/pdf", "application/pdf")
+    assert store.stat(key).sha256 == sha256(PDF)
+    assert list(store.iter_keys()) == [key]
+    assert read_all(store, key) == PDF
+
+
+def test_put_original_checks_the_expected_hash(store: BlobStore) -> None:
+    info = store.put_original(io.BytesIO(PDF), content_type="application/pdf", expected_sha256=sha256(PDF).upper())
+    assert info.key == original_key(sha256(PDF))
+
+    with pytest.raises(IntegrityMismatch):
+        store.put_original(io.BytesIO(b"tampered"), content_type="application/pdf", expected_sha256=sha256(b"other"))
+    assert list(store.iter_keys()) == [info.key]
+
+
+def test_originals_are_never_overwritten_or_deleted(store: BlobStore) -> None:
+    key = store.put_original(io.BytesIO(PDF), content_type="application/pdf").key
+
+    with pytest.raises(OriginalImmutable) as refused:
+        store.delete(key)
+    assert isinstance(refused.value, StorageError)
+    with pytest.raises(OriginalImmutable):
+        store.put_stream(key, io.BytesIO(b"replacement"), content_type="application/pdf")
+    assert read_all(store, key) == PDF
+
+
+def test_derived_objects_can_be_deleted(store: BlobStore) -> None:
+    store.put_stream("derived/tiles/0/0_0.png", io.BytesIO(b"tile"), content_type="image/png")
+    store.put_stream("derived/tiles/0/0_1.png", io.BytesIO(b"tile"), content_type="image/png")
+
+    store.delete("derived/tiles/0/0_0.png")
+
+    assert not store.exists("derived/tiles/0/0_0.png")
+    assert list(store.iter_keys("derived/")) == ["derived/tiles/0/0_1.png"]
+
+
+# -- ranges, missing keys, listing -------------------------------------------------------------
+
+
+def test_range_reads(store: BlobStore) -> None:
+    data = bytes(range(256)) * 40
+    store.put_stream("derived/r", io.BytesIO(data), content_type="application/octet-stream")
+
+    assert store.read_range("derived/r", 0, 10) == data[:10]
+    assert store.read_range("derived/r", 1000, 300) == data[1000:1300]
+    assert store.read_range("derived/r", len(data) - 5, 100) == data[-5:]
+    assert store.read_range("derived/r", len(data), 10) == b""
+    assert store.read_range("derived/r", len(data) + 100, 1) == b""
+    assert store.read_range("derived/r", 5, 0) == b""
+    with pytest.raises(ValueError, match="negative"):
+        store.read_range("derived/r", -1, 10)
+
+
+def test_missing_key(store: BlobStore) -> None:
+    store.put_stream("derived/present", io.BytesIO(b"x"), content_type="text/plain")
+
+    for operation in (
+        lambda: store.open("derived/absent"),
+        lambda: store.stat("derived/absent"),
+        lambda: store.read_range("derived/absent", 0, 10),
+        lambda: store.read_range("derived/absent", 0, 0),
+        lambda: store.delete("derived/absent"),
+        lambda: store.stat("derived/present/below"),
+    ):
+        with pytest.raises(BlobNotFound):
+            operation()
+    assert not store.exists("derived/absent")
+    assert issubclass(BlobNotFound, KeyError)
+
+
+def test_iter_keys_lists_by_prefix_in_byte_order(store: BlobStore) -> None:
+    keys = ["derived/a/2.png", "derived/a-b.png", "derived/b/建.png", "derived/a/1.png", "other/x", "derived/ab"]
+    for key in keys:
+        store.put_stream(key, io.BytesIO(key.encode()), content_type="image/png")
+    original = store.put_original(io.BytesIO(PDF), content_type="application/pdf").key
+
+    everything = list(store.iter_keys())
+    assert everything == sorted([*keys, original], key=lambda key: key.encode())
+    assert list(store.iter_keys("derived/a")) == ["derived/a-b.png", "derived/a/1.png", "derived/a/2.png", "derived/ab"]
+    assert list(store.iter_keys("derived/a/")) == ["derived/a/1.png", "derived/a/2.png"]
+    assert list(store.iter_keys("originals/")) == [original]
+    assert list(store.iter_keys("nothing/")) == []
+
+
+ESCAPING_KEYS = ["../outside", "/etc/passwd", "a/../../outside", "a\\b", "a\x00b", "a\nb", "", "a//b", "a/", "./a"]
+
+
+@pytest.mark.parametrize("key", [*ESCAPING_KEYS, ".liantu/tmp/x"])
+def test_keys_that_could_escape_are_refused(store: BlobStore, tmp_path: Path, key: str) -> None:
+    with pytest.raises(InvalidKey) as refused:
+        store.put_stream(key, io.BytesIO(b"x"), content_type="text/plain")
+    assert isinstance(refused.value, ValueError)
+    assert isinstance(refused.value, StorageError)
+    for operation in (store.open, store.stat, store.exists, store.delete):
+        with pytest.raises(InvalidKey):
+            operation(key)
+    assert not (tmp_path / "outside").exists()
+    assert list(store.iter_keys()) == []
+
+
+def test_overlong_key_is_refused(store: BlobStore) -> None:
+    with pytest.raises(InvalidKey, match="1024"):
+        store.put_stream("derived/" + "图" * 400, io.BytesIO(b"x"), content_type="text/plain")
+
+
+# -- download links ----------------------------------------------------------------------------
+
+
+def test_download_url_offers_the_chinese_file_name(store: BlobStore) -> None:
+    store.put_stream(CHINESE_KEY, io.BytesIO(PDF), content_type="application/pdf")
+
+    url = store.url(CHINESE_KEY, expires_seconds=60, filename=CHINESE_NAME)
+
+    if isinstance(store, LocalBlobStore):
+        assert url is None  # the web process serves local objects behind its own signed link
+        return
+    assert url is not None
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200
+    assert response.content == PDF
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    encoded = disposition.split("filename*=UTF-8''", 1)[1]
+    assert unquote(encoded, encoding="utf-8", errors="strict") == CHINESE_NAME
+    assert 'filename="' in disposition
+    assert httpx.get(url.replace("X-Amz-Signature=", "X-Amz-Signature=0"), timeout=10).status_code == 403
+
+
+@pytest.mark.parametrize("seconds", [0, -5, 8 * 24 * 3600])
+def test_download_url_lifetime_is_bounded(store: BlobStore, seconds: int) -> None:
+    with pytest.raises(ValueError, match="7"):
+        store.url("derived/x", expires_seconds=seconds)
+
+
+# -- what only one backend has -----------------------------------------------------------------
+
+
+def test_local_writes_leave_no_temporary_files(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "objects")
+    store.put_stream("derived/a", io.BytesIO(b"a"), content_type="text/plain")
+    with pytest.raises(IntegrityMismatch):
+        store.put_stream("derived/b", io.BytesIO(b"b"), content_type="text/plain", expected_size=5)
+    with pytest.raises(ConnectionResetError):
+        store.put_stream("derived/c", GeneratedStream(3 * MIB, fail_after=MIB), content_type="text/plain")
+
+    assert list((tmp_path / "objects" / ".liantu" / "tmp").iterdir()) == []
+    assert (tmp_path / "objects" / "derived" / "a").read_bytes() == b"a"
+
+
+def test_local_stale_metadata_is_not_believed(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "objects")
+    store.put_stream("derived/page.pdf", io.BytesIO(PDF), content_type="application/x-sheet")
+    # Someone replaces the file behind the store's back: the recorded type and hash no longer apply.
+    (tmp_path / "objects" / "derived" / "page.pdf").write_bytes(b"%PDF-1.4 other")
+
+    info = store.stat("derived/page.pdf")
+
+    assert (info.sha256, info.content_type, info.size) == (None, "application/pdf", 14)
+
+
+def test_local_key_that_is_also_a_folder_is_refused(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "objects")
+    store.put_stream("derived/a", io.BytesIO(b"a"), content_type="text/plain")
+
+    with pytest.raises(InvalidKey, match="folder"):
+        store.put_stream("derived/a/b", io.BytesIO(b"b"), content_type="text/plain")
+    assert read_all(store, "derived/a") == b"a"
+
+
+def test_local_construction_does_no_io(tmp_path: Path) -> None:
+    LocalBlobStore(tmp_path / "not" / "yet")
+    assert not (tmp_path / "not").exists()
+
+
+def test_local_unwritable_folder_is_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    store = LocalBlobStore(tmp_path / "file" / "objects")
+
+    with pytest.raises(StoreUnavailable):
+        store.check()
+    with pytest.raises(StoreUnavailable):
+        store.put_stream("derived/a", io.BytesIO(b"a"), content_type="text/plain")
+
+
+@pytest.mark.s3
+def test_s3_store_that_is_down_fails_within_seconds(dead_s3_endpoint: str) -> None:
+    store = S3BlobStore(
+        endpoint=dead_s3_endpoint,
+        access_key="liantu-test-access",
+        secret_key="liantu-test-secret-key",
+        bucket="liantu-down",
+        multipart_threshold=PART_SIZE,
+    )  # constructing does no I/O, so this succeeds
+
+    for operation in (
+        store.check,
+        lambda: store.stat("derived/x"),
+        lambda: store.open("derived/x"),
+        lambda: store.put_stream("derived/x", io.BytesIO(b"x"), content_type="text/plain"),
+        lambda: list(store.iter_keys()),
+    ):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            operation()
+        assert time.monotonic() - started < 3.0
+
+
+@pytest.mark.s3
+def test_s3_wrong_credentials_are_unavailable(s3_server: S3Server, s3_bucket: str) -> None:
+    store = S3BlobStore(
+        endpoint=s3_server.endpoint,
+        access_key=s3_server.access_key,
+        secret_key="not-the-secret-key",
+        bucket=s3_bucket,
+        region=s3_server.region,
+    )
+
+    with pytest.raises(StoreUnavailable, match="403"):
+        store.check()
+    with pytest.raises(StoreUnavailable):
+        store.open("derived/x")
+
+
+@pytest.mark.s3
+def test_s3_bucket_is_created_on_first_write(s3_server: S3Server, s3_bucket: str) -> None:
+    store = S3BlobStore(
+        endpoint=s3_server.endpoint,
+        access_key=s3_server.access_key,
+        secret_key=s3_server.secret_key,
+        bucket=s3_bucket,
+        region=s3_server.region,
+    )
+    assert not (s3_server.data_dir / s3_bucket).exists()
+    assert list(store.iter_keys()) == []  # reading an absent bucket finds nothing
+
+    store.put_stream("derived/x", io.BytesIO(b"x"), content_type="text/plain")
+
+    assert (s3_server.data_dir / s3_bucket / "derived" / "x").read_bytes() == b"x"
