@@ -96,3 +96,110 @@ def test_operational_error_is_503():
     from sqlalchemy.exc import OperationalError
 
     assert status_for(OperationalError("SELECT 1", {}, Exception("gone"))) == 503
+
+
+@pytest.fixture
+def work_in_progress(web_platform):
+    """A submitted case waiting at intake, and one in review with an overdue fire review assigned to fire.reviewer."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from storage.models import (
+        Organization,
+        Project,
+        Round,
+        Submission,
+        SubmissionState,
+        TrackReview,
+        TrackReviewer,
+        User,
+    )
+
+    with web_platform.sessions() as db, db.begin():
+        org = db.scalar(select(Organization).where(Organization.name == "江城市建筑设计研究院"))
+        waiting = Project(organization_id=org.id, code="JC-2026-010", name="江城市滨江花园3号楼")
+        reviewed = Project(organization_id=org.id, code="JC-2026-011", name="江城市人民医院门诊楼")
+        db.add_all([waiting, reviewed])
+        db.flush()
+        db.add(Submission(project_id=waiting.id, review_number="SC-2026-0101", state=SubmissionState.SUBMITTED))
+        in_review = Submission(project_id=reviewed.id, review_number="SC-2026-0102", state=SubmissionState.IN_REVIEW)
+        db.add(in_review)
+        db.flush()
+        round_ = Round(submission_id=in_review.id, number=1)
+        db.add(round_)
+        db.flush()
+        review = TrackReview(
+            round_id=round_.id, track_code="fire", due_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+        )
+        db.add(review)
+        db.flush()
+        reviewer = db.scalar(select(User.id).where(User.username == "fire.reviewer"))
+        db.add(TrackReviewer(track_review_id=review.id, user_id=reviewer))
+
+
+def test_queues_show_work(client, work_in_progress):
+    login(client, "clerk")
+    page = client.get("/").text
+    assert "SC-2026-0101" in page
+    assert "江城市滨江花园3号楼" in page
+    assert "SC-2026-0102" not in page  # in review, not waiting for intake
+
+    client.post("/logout", data={"csrf_token": re_token(client)})
+    login(client, "fire.reviewer")
+    page = client.get("/").text
+    assert "江城市人民医院门诊楼" in page
+    assert "已超期" in page
+    assert "第 1 轮" in page
+
+    client.post("/logout", data={"csrf_token": re_token(client)})
+    login(client, "airdef.reviewer")
+    assert "江城市人民医院门诊楼" not in client.get("/").text
+
+    client.post("/logout", data={"csrf_token": re_token(client)})
+    login(client, "bureau")
+    page = client.get("/").text
+    assert '<span class="stat-value">2</span><span class="stat-label">建设项目</span>' in page
+    assert '<span class="stat-value">1</span><span class="stat-label">超期审查</span>' in page
+
+    client.post("/logout", data={"csrf_token": re_token(client)})
+    login(client, "designer")
+    page = client.get("/").text
+    assert "JC-2026-010" in page
+    assert "已提交" in page
+    assert "审查中" in page
+
+
+def re_token(client) -> str:
+    from tests.support.web import csrf_token
+
+    return csrf_token(client, "/")
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "zh", "en"),
+    [
+        (RuntimeError("secret detail"), 500, "系统内部错误", "Internal error"),
+        (errors.ServiceUnavailable("签章服务不可用", "signing service unavailable"), 503, "签章服务不可用", "signing"),
+        (errors.Forbidden("您无权执行此操作", "you are not allowed to do this"), 403, "无权访问", "Access denied"),
+    ],
+)
+def test_error_pages_for_handler_failures(web_app, exc, status, zh, en):
+    from starlette.routing import Route
+
+    from tests.support.web import TestClient
+
+    def fail(request):
+        raise exc
+
+    web_app.router.routes.append(Route("/fail", fail))
+    web_app.router.routes.insert(0, Route("/api/v1/fail", fail))
+    with TestClient(web_app, raise_server_exceptions=False) as failing:
+        page = failing.get("/fail")
+        assert page.status_code == status
+        assert zh in page.text
+        assert en in page.text
+        assert "secret detail" not in page.text
+        api = failing.get("/api/v1/fail")
+        assert api.status_code == status
+        assert set(api.json()["error"]) == {"code", "message_zh", "message_en"}
