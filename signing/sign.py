@@ -39,10 +39,11 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
 from signing.errors import CertificateExpired, FieldProblem, TimestampUnavailable, UnsignablePdf
-from signing.fonts import SANS, InMemoryFont, single_font_bytes
+from signing.fonts import SANS, InMemoryFont, single_font_bytes, subset_font
 from signing.seal import accept_seal_png
 
-CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
+STAMP_TIME_FORMAT = "%Y年%m月%d日 %H:%M"
+STAMP_TIME_CHARACTERS = "0123456789年月日时分秒:- "
 
 
 class SignatureRole(enum.Enum):
@@ -163,7 +164,7 @@ def _stamp_style(seal_png: bytes, font_bytes: bytes) -> TextStampStyle:
         seal = image.convert("RGBA")
     return TextStampStyle(
         stamp_text="%(signer)s\n%(ts)s",
-        timestamp_format="%Y年%m月%d日 %H:%M",
+        timestamp_format=STAMP_TIME_FORMAT,
         text_box_style=TextBoxStyle(font=InMemoryFont(font_bytes, font_size=8), font_size=8, leading=10),
         inner_content_layout=layout.SimpleBoxLayoutRule(
             x_align=layout.AxisAlignment.ALIGN_MID,
@@ -256,7 +257,9 @@ def sign(
         metadata,
         signer=signer,
         timestamper=timestamper,
-        stamp_style=_stamp_style(seal_png, stamp.font_bytes or single_font_bytes(SANS)),
+        stamp_style=_stamp_style(
+            seal_png, subset_font(stamp.font_bytes or single_font_bytes(SANS), signer_name + STAMP_TIME_CHARACTERS)
+        ),
     )
     out = io.BytesIO()
     try:
