@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -86,7 +87,7 @@ def test_hash_follows_the_documented_layout(session: Session) -> None:
 def test_naive_and_aware_times_of_the_same_instant_hash_alike() -> None:
     aware = dt.datetime(2026, 3, 1, 8, 30, 0, 120, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     naive_utc = dt.datetime(2026, 3, 1, 0, 30, 0, 120)
-    fields = {
+    fields: dict[str, Any] = {
         "seq": 1,
         "prev_hash": GENESIS_HASH,
         "actor_id": None,
@@ -118,9 +119,7 @@ def test_edited_time_is_caught(session: Session) -> None:
     session.commit()
     event = session.get(AuditEvent, 1)
     assert event is not None
-    session.execute(
-        AuditEvent.__table__.update().where(AuditEvent.id == 1).values(at=event.at - dt.timedelta(microseconds=1))
-    )
+    session.execute(update(AuditEvent).where(AuditEvent.id == 1).values(at=event.at - dt.timedelta(microseconds=1)))
     assert _codes(audit.verify(session)) == [(AuditCode.HASH_MISMATCH, 1)]
 
 
@@ -165,7 +164,7 @@ def test_row_appended_with_a_valid_hash_is_caught_by_the_head(session: Session) 
     events = _append(session, 2)
     session.commit()
     at = dt.datetime.now(dt.UTC)
-    fields = {
+    fields: dict[str, Any] = {
         "actor_id": None,
         "actor_name": "某人",
         "action": "permit.issue",

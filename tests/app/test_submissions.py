@@ -107,53 +107,36 @@ def test_domain_and_stored_enumerations_share_their_values() -> None:
 
 
 def test_full_path_from_draft_to_permit(session: Session, cast: Cast, submission_id: int) -> None:
-    passed = TrackReviewState.PASSED
-    steps: list[tuple[Callable[[], Submission], SubmissionState]] = [
-        (lambda: submissions.submit(session, cast.designer, submission_id), SubmissionState.SUBMITTED),
-        (
-            lambda: submissions.return_submission(session, cast.clerk, submission_id, ["缺少消防设计专篇"]),
-            SubmissionState.RETURNED,
-        ),
-        (lambda: submissions.submit(session, cast.designer, submission_id), SubmissionState.SUBMITTED),
-        (
-            lambda: submissions.accept(
-                session, cast.clerk, submission_id, deficiency_tolerated=True, commitment="十个工作日内补交节能计算书"
-            ),
-            SubmissionState.ACCEPTED,
-        ),
-        (lambda: submissions.start_review(session, cast.clerk, submission_id), SubmissionState.IN_REVIEW),
-        (
-            lambda: (
-                _open_round(
-                    session,
-                    submission_id,
-                    1,
-                    {"fire": TrackReviewState.REVISE, "civil_air_defence": passed, "construction": passed},
-                ),
-                submissions.conclude_round(session, cast.lead, submission_id),
-            )[1],
-            SubmissionState.REVISING,
-        ),
-        (lambda: submissions.submit(session, cast.designer, submission_id), SubmissionState.SUBMITTED),
-        (lambda: submissions.accept(session, cast.clerk, submission_id), SubmissionState.ACCEPTED),
-        (lambda: submissions.start_review(session, SYSTEM, submission_id), SubmissionState.IN_REVIEW),
-        (
-            lambda: (
-                _open_round(session, submission_id, 2, dict.fromkeys(TRACKS, passed)),
-                submissions.conclude_round(session, SYSTEM, submission_id),
-            )[1],
-            SubmissionState.PASSED,
-        ),
-        (lambda: submissions.start_sealing(session, SYSTEM, submission_id), SubmissionState.SEALING),
-        (lambda: submissions.complete_sealing(session, cast.signer, submission_id), SubmissionState.SEALED),
-        (lambda: submissions.issue_permit(session, cast.officer, submission_id), SubmissionState.PERMITTED),
-    ]
-    for number, (take_step, expected) in enumerate(steps, 1):
-        submission = take_step()
+    taken = 0
+
+    def then(submission: Submission, expected: SubmissionState) -> None:
+        nonlocal taken
+        taken += 1
         session.commit()
         assert submission.state is expected
-        assert submission.version == 1 + number
-        assert audit.event_count(session) == number
+        assert submission.version == 1 + taken
+        assert audit.event_count(session) == taken
+
+    sid = submission_id
+    then(submissions.submit(session, cast.designer, sid), SubmissionState.SUBMITTED)
+    then(submissions.return_submission(session, cast.clerk, sid, ["缺少消防设计专篇"]), SubmissionState.RETURNED)
+    then(submissions.submit(session, cast.designer, sid), SubmissionState.SUBMITTED)
+    commitment = "十个工作日内补交节能计算书"
+    then(
+        submissions.accept(session, cast.clerk, sid, deficiency_tolerated=True, commitment=commitment),
+        SubmissionState.ACCEPTED,
+    )
+    then(submissions.start_review(session, cast.clerk, sid), SubmissionState.IN_REVIEW)
+    _open_round(session, sid, 1, dict.fromkeys(TRACKS, TrackReviewState.PASSED) | {"fire": TrackReviewState.REVISE})
+    then(submissions.conclude_round(session, cast.lead, sid), SubmissionState.REVISING)
+    then(submissions.submit(session, cast.designer, sid), SubmissionState.SUBMITTED)
+    then(submissions.accept(session, cast.clerk, sid), SubmissionState.ACCEPTED)
+    then(submissions.start_review(session, SYSTEM, sid), SubmissionState.IN_REVIEW)
+    _open_round(session, sid, 2, dict.fromkeys(TRACKS, TrackReviewState.PASSED))
+    then(submissions.conclude_round(session, SYSTEM, sid), SubmissionState.PASSED)
+    then(submissions.start_sealing(session, SYSTEM, sid), SubmissionState.SEALING)
+    then(submissions.complete_sealing(session, cast.signer, sid), SubmissionState.SEALED)
+    then(submissions.issue_permit(session, cast.officer, sid), SubmissionState.PERMITTED)
 
     events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert [e.action for e in events] == [

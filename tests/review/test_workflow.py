@@ -14,6 +14,7 @@ from review.workflow import (
     TRANSITIONS,
     Acceptance,
     ActorRole,
+    Detail,
     Event,
     Refusal,
     RefusalKind,
@@ -34,7 +35,7 @@ ALL_PASSED = RoundConclusion((T.PASSED, T.PASSED, T.PASSED))
 ONE_REVISE = RoundConclusion((T.PASSED, T.REVISE, T.PASSED))
 
 # What each event needs to succeed, so that the whole table can be walked.
-GOOD_DETAIL = {
+GOOD_DETAIL: dict[Event, Detail] = {
     Event.ACCEPT: Acceptance(),
     Event.RETURN: ReturnReasons(("缺少消防设计专篇",)),
     Event.REQUEST_REVISION: ONE_REVISE,
