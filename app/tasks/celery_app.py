@@ -65,6 +65,9 @@ def build_celery(settings: Settings, *, broker_options: dict[str, Any] | None = 
         worker_prefetch_multiplier=1,
         worker_concurrency=settings.worker_concurrency,
         worker_cancel_long_running_tasks_on_connection_loss=True,
+        # How long a lost pool process's result is waited for before its message is requeued (default
+        # 10 s). There are no results to save here, and running a finished task again does nothing.
+        worker_lost_wait=2.0,
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import uuid
 
 import pytest
@@ -203,6 +205,30 @@ def _killed_mid_task_is_redelivered_and_done_once(environment: WorkerEnvironment
         assert (run.state, run.attempts) == (TaskState.SUCCEEDED, 2)
         assert session.get(DrawingFile, drawing_id).verified_at == verified_at  # type: ignore[union-attr]
     assert _audit_actions(environment, drawing_id) == ["drawing_file.verified"]
+
+
+def test_pool_process_killed_mid_task_is_run_again_by_the_same_worker(
+    worker_environment: WorkerEnvironment,
+) -> None:
+    drawing_id = _stored_drawing(worker_environment, b"%PDF-1.7 sheet\n" * 1000)
+    with transaction(worker_environment.sessions) as session:
+        run_id = _enqueue(session, VERIFY_WHEN_RELEASED, drawing_file_id=drawing_id)
+    worker = worker_environment.start_worker()
+
+    def blocked_in_attempt(attempt: int) -> bool:
+        with worker_environment.sessions() as session:
+            run = session.get(TaskRun, run_id)
+            return run is not None and run.attempts == attempt and run.progress == 10.0
+
+    wait_for(lambda: blocked_in_attempt(1), what="the first attempt to block")
+    (pool_process,) = worker.pool_processes()
+    os.kill(pool_process, signal.SIGKILL)
+    wait_for(lambda: blocked_in_attempt(2), what="the message to come back to a new pool process")
+    release_marker(worker_environment.data_dir, drawing_id).touch()
+    run = wait_for(lambda: _finished(worker_environment, run_id), what="the second attempt to finish")
+    assert (run.state, run.attempts) == (TaskState.SUCCEEDED, 2), run.message
+    assert worker.process.poll() is None
+    assert _audit_actions(worker_environment, drawing_id) == ["drawing_file.verified"]
 
 
 def test_worker_killed_mid_task_embedded_broker(worker_environment: WorkerEnvironment) -> None:

@@ -122,6 +122,10 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    def pool_processes(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
