@@ -10,6 +10,7 @@ decides, not the SDK's exception type.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import re
 import threading
@@ -59,6 +60,9 @@ _CODE_IN_BODY = re.compile(r"<Code>([^<]+)</Code>")
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchObject"})
 _ALREADY_MINE_CODES = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
 
+PROBE_SECONDS = 5.0
+"""Longest wait for an answer to the readiness probe (:meth:`S3BlobStore.check`)."""
+
 
 class _RangeNotSatisfiable(StorageError):
     """The requested range starts at or beyond the end of the object."""
@@ -91,30 +95,18 @@ class S3BlobStore:
         self.endpoint = endpoint
         self.bucket = bucket
         self.multipart_threshold = multipart_threshold
-        # The SDK's own defaults wait five minutes per attempt and retry five times: a dead store would
-        # hang a request for half an hour. Connecting is retried once, a stalled read never (the
-        # request may have reached the store), overloaded answers (503 SlowDown) a few times.
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            maxsize=10,
-            retries=urllib3.Retry(
-                total=retries + 1,
-                connect=1,
-                read=0,
-                status=retries,
-                backoff_factor=0.2,
-                status_forcelist=(500, 502, 503, 504),
-                raise_on_status=False,
-            ),
-        )
-        self._client = Minio(
+        connection = functools.partial(
+            _make_client,
             endpoint,
             access_key=access_key,
             secret_key=secret_key,
             secure=secure,
-            region=region,  # known region: no location lookup before the first request
-            http_client=http,
+            region=region,
+            connect_timeout=connect_timeout,
         )
+        self._client = connection(read_timeout=read_timeout, retries=retries)
+        # Readiness probes must answer quickly even when the store accepts connections and then hangs.
+        self._probe = connection(read_timeout=min(read_timeout, PROBE_SECONDS), retries=0)
         self._bucket_ready = False
         self._bucket_lock = threading.Lock()
 
@@ -323,13 +315,16 @@ class S3BlobStore:
             self._client.remove_object(self.bucket, key)
 
     def check(self) -> None:
-        self._bucket_ready = False
         try:
-            self._ensure_bucket()
+            with self._errors(None):
+                found = self._probe.bucket_exists(self.bucket)
         except StoreUnavailable:
             raise
         except StorageError as exc:
             raise StoreUnavailable(f"对象存储不可用 / object store unusable: {exc}") from exc
+        if not found:
+            self._bucket_ready = False
+            self._ensure_bucket()
 
     # -- errors ----------------------------------------------------------------------------------
 
@@ -378,6 +373,37 @@ def _translated_errors(key: str | None, endpoint: str) -> Iterator[None]:
         raise StoreUnavailable(
             f"对象存储无法连接 / object store at {endpoint} unreachable: {exc.__class__.__name__}: {exc}"
         ) from exc
+
+
+def _make_client(
+    endpoint: str,
+    *,
+    access_key: str,
+    secret_key: str,
+    secure: bool,
+    region: str,
+    connect_timeout: float,
+    read_timeout: float,
+    retries: int,
+) -> Minio:
+    # The SDK's own defaults wait five minutes per attempt and retry five times: a dead store would
+    # hang a request for half an hour. Connecting is retried once, a stalled read never (the
+    # request may have reached the store), overloaded answers (503 SlowDown) a few times.
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        maxsize=10,
+        retries=urllib3.Retry(
+            total=retries + 1,
+            connect=1,
+            read=0,
+            status=retries,
+            backoff_factor=0.2,
+            status_forcelist=(500, 502, 503, 504),
+            raise_on_status=False,
+        ),
+    )
+    # A known region spares a location lookup before the first request (and keeps __init__ free of I/O).
+    return Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region, http_client=http)
 
 
 def _translate(status: int | None, code: str | None, key: str | None, endpoint: str) -> StorageError:

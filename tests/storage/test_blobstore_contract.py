@@ -169,6 +169,16 @@ def test_open_streams_in_chunks_and_closes(store: BlobStore) -> None:
     assert digest.hexdigest() == generated_sha256(3 * MIB)
 
 
+def test_closing_a_partly_read_object_leaves_the_store_usable(store: BlobStore) -> None:
+    store.put_stream("derived/big", GeneratedStream(3 * MIB), content_type="application/octet-stream")
+
+    # An early close drops the rest of the body; later requests must not read its leftovers.
+    for _ in range(12):
+        with store.open("derived/big") as stream:
+            assert len(stream.read(10)) == 10
+    assert store.read_range("derived/big", 3 * MIB - 4, 10) == GeneratedStream(3 * MIB).read()[-4:]
+
+
 def test_large_upload_streams_in_parts_with_bounded_memory(store: BlobStore) -> None:
     size = 5 * PART_SIZE + 12345  # six parts of the smallest size S3 allows, the last one short
     expected = generated_sha256(size)
@@ -270,13 +280,29 @@ def test_put_original_keys_by_hash_and_stores_once(store: BlobStore) -> None:
     assert read_all(store, key) == PDF
 
 
-def test_put_original_checks_the_expected_hash(store: BlobStore) -> None:
-    info = store.put_original(io.BytesIO(PDF), content_type="application/pdf", expected_sha256=sha256(PDF).upper())
-    assert info.key == original_key(sha256(PDF))
+@pytest.mark.parametrize("size", [len(PDF), 2 * PART_SIZE + 7], ids=["one-part", "multipart"])
+def test_put_original_checks_the_expected_hash(store: BlobStore, size: int) -> None:
+    content = GeneratedStream(size).read()
+    info = store.put_original(
+        io.BytesIO(content), content_type="application/pdf", expected_sha256=sha256(content).upper()
+    )
+    assert (info.key, info.size) == (original_key(sha256(content)), size)
 
     with pytest.raises(IntegrityMismatch):
-        store.put_original(io.BytesIO(b"tampered"), content_type="application/pdf", expected_sha256=sha256(b"other"))
+        store.put_original(io.BytesIO(content[:-1]), content_type="application/pdf", expected_sha256=sha256(content))
     assert list(store.iter_keys()) == [info.key]
+
+
+def test_large_originals_are_stored_once(store: BlobStore) -> None:
+    size = PART_SIZE + 1
+    first = store.put_original(GeneratedStream(size), content_type="application/pdf")
+    again = store.put_original(GeneratedStream(size), content_type="image/vnd.dxf")
+
+    assert first.key == again.key == original_key(generated_sha256(size))
+    assert (first.size, first.sha256) == (size, generated_sha256(size))
+    assert store.stat(first.key).content_type == "application/pdf"
+    assert store.stat(first.key).sha256 == first.sha256
+    assert list(store.iter_keys()) == [first.key]
 
 
 def test_originals_are_never_overwritten_or_deleted(store: BlobStore) -> None:
@@ -469,6 +495,23 @@ def test_s3_store_that_is_down_fails_within_seconds(dead_s3_endpoint: str) -> No
         with pytest.raises(StoreUnavailable):
             operation()
         assert time.monotonic() - started < 3.0
+
+
+@pytest.mark.s3
+def test_s3_store_that_hangs_fails_within_its_timeout(hung_s3_endpoint: str) -> None:
+    store = S3BlobStore(
+        endpoint=hung_s3_endpoint,
+        access_key="liantu-test-access",
+        secret_key="liantu-test-secret-key",
+        bucket="liantu-hung",
+        read_timeout=0.5,
+    )
+
+    for operation in (store.check, lambda: store.stat("derived/x")):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="ReadTimeout"):
+            operation()
+        assert time.monotonic() - started < 2.0
 
 
 @pytest.mark.s3

