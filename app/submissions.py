@@ -71,6 +71,8 @@ _EVENT_ACTIONS: dict[Event, Action] = {
     Event.ISSUE_PERMIT: Action.ISSUE_PERMIT,
 }
 
+_ROUND_EVENTS = frozenset({Event.PASS_ALL, Event.REQUEST_REVISION})
+
 # For per-track actions: the role whose tracks are offered to the policy.
 _TRACK_ROLE: dict[Action, Role] = {Action.CONCLUDE_TRACK: Role.TRACK_LEAD, Action.SIGN: Role.DEPARTMENT_SIGNER}
 
@@ -177,11 +179,22 @@ def issue_permit(
 def possible_events(session: Session, actor: Actor, submission_id: int) -> tuple[Event, ...]:
     """The events ``actor`` could fire on the submission now, in workflow order (for the pages' buttons).
 
-    Conditions that need details (reasons, the round's conclusions) are checked when the step is taken.
+    A round's conclusion is offered only as the event its track reviews call for, and only once
+    every track has concluded. Details a step must carry (reasons, a commitment) are checked when
+    it is taken.
     """
     submission = _load(session, submission_id)
-    possible = workflow.available_events(domain_state(submission.state), actor_roles(actor))
-    return tuple(event for event, _ in possible if _allowed(actor, event, submission))
+    possible = [
+        event
+        for event, _ in workflow.available_events(domain_state(submission.state), actor_roles(actor))
+        if _allowed(actor, event, submission)
+    ]
+    if Event.PASS_ALL in possible or Event.REQUEST_REVISION in possible:
+        current = _current_round(session, submission)
+        outcome = workflow.round_outcome(_track_states(session, current) if current else ())
+        called_for = {RoundOutcome.PASSED: Event.PASS_ALL, RoundOutcome.REVISE: Event.REQUEST_REVISION}.get(outcome)
+        possible = [e for e in possible if e not in _ROUND_EVENTS or e is called_for]
+    return tuple(possible)
 
 
 def apply(

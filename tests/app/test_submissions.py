@@ -91,6 +91,14 @@ def _open_round(session: Session, submission_id: int, number: int, states: dict[
     session.flush()
 
 
+def _conclude_tracks(session: Session, submission_id: int, state: TrackReviewState, only: str | None = None) -> None:
+    reviews = session.scalars(select(TrackReview).join(Round).where(Round.submission_id == submission_id))
+    for review in reviews:
+        if only is None or review.track_code == only:
+            review.state = state
+    session.flush()
+
+
 def _snapshot(session: Session, submission_id: int) -> tuple[SubmissionState, int, int]:
     session.expire_all()
     submission = session.get(Submission, submission_id)
@@ -257,8 +265,13 @@ def test_possible_events_follow_state_role_and_policy(session: Session, cast: Ca
     assert submissions.possible_events(session, cast.lead, submission_id) == ()
     _open_round(session, submission_id, 1, dict.fromkeys(TRACKS, TrackReviewState.IN_REVIEW))
     session.expire_all()
-    assert submissions.possible_events(session, cast.lead, submission_id) == (Event.REQUEST_REVISION, Event.PASS_ALL)
-    assert submissions.possible_events(session, SYSTEM, submission_id) == (Event.REQUEST_REVISION, Event.PASS_ALL)
+    # Routed now, but no track has concluded: nothing to decide yet.
+    assert submissions.possible_events(session, cast.lead, submission_id) == ()
+    _conclude_tracks(session, submission_id, TrackReviewState.PASSED)
+    assert submissions.possible_events(session, cast.lead, submission_id) == (Event.PASS_ALL,)
+    _conclude_tracks(session, submission_id, TrackReviewState.REVISE, only="fire")
+    assert submissions.possible_events(session, SYSTEM, submission_id) == (Event.REQUEST_REVISION,)
+    assert submissions.possible_events(session, cast.designer, submission_id) == ()
 
 
 def test_refusals_are_liantu_errors_with_both_languages(session: Session, cast: Cast, submission_id: int) -> None:
