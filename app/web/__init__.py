@@ -1,6 +1,6 @@
 """The web shell (网页端): pages for browsers and the JSON API, on Starlette.
 
-Middleware, outermost first: server errors → sessions (signed cookie) → authentication (session
+Middleware, outermost first: server errors → security headers → sessions (signed cookie) → authentication (session
 or bearer token) → CSRF check → routes. Exceptions raised by handlers are answered by
 ``app.web.errors``.
 """
@@ -20,6 +20,7 @@ from app.web import api, health, pages
 from app.web.auth import AuthenticationMiddleware
 from app.web.csrf import CSRFMiddleware
 from app.web.errors import MAPPED, handle
+from app.web.headers import SecurityHeadersMiddleware
 from app.web.sessions import SessionMiddleware
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def create_app(platform: Platform) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(SecurityHeadersMiddleware),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.effective_secret_key,

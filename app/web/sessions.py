@@ -13,7 +13,7 @@ from collections.abc import Callable
 from http.cookies import SimpleCookie
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,19 +69,22 @@ class SessionMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
     def _load(self, raw: str | None) -> tuple[dict[str, Any], bool]:
+        """The session in the cookie, and whether a signed-in session was dropped for its age.
+
+        The age is judged by the signed issue time inside the session, so re-signing the cookie on
+        every change does not extend it.
+        """
         if not raw:
             return {}, False
         try:
-            data = self.serializer.loads(raw, max_age=self.max_age)
-        except SignatureExpired:
-            return {}, True
+            data = self.serializer.loads(raw)
         except BadSignature:
             return {}, False
         if not isinstance(data, dict):
             return {}, False
         issued = data.get(ISSUED_AT)
         if not isinstance(issued, int | float) or self.clock() - issued > self.max_age:
-            return {}, True
+            return {}, "uid" in data
         return data, False
 
     def _write(self, headers: MutableHeaders, session: dict[str, Any], *, had_cookie: bool) -> None:

@@ -118,3 +118,23 @@ def login(client: TestClient, username: str, password: str | None = None) -> obj
         "/login",
         data={"username": username, "password": DEMO_PASSWORD if password is None else password, "csrf_token": token},
     )
+
+
+def sign_in(client: TestClient, platform: Platform, username: str) -> None:
+    """Give the client a signed-in session cookie directly (no password check, so no Argon2 cost).
+
+    For tests about what a signed-in user sees; tests about signing in use :func:`login`.
+    """
+    import secrets
+    import time
+
+    from sqlalchemy import select
+
+    from app.web.sessions import COOKIE_NAME, encode_session
+    from storage.models import User
+
+    with platform.sessions() as db:
+        user_id = db.scalar(select(User.id).where(User.username == username))
+    assert user_id is not None, username
+    data = {"uid": user_id, "csrf": secrets.token_urlsafe(32), "iat": int(time.time())}
+    client.cookies.set(COOKIE_NAME, encode_session(TEST_SECRET_KEY, data))

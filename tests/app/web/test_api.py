@@ -9,7 +9,7 @@ from starlette.routing import Route
 from app.identity import create_api_token, create_organization, delete_user
 from app.web.api import API_PREFIX, api_routes
 from storage.models import Organization, Project, User
-from tests.support.web import login
+from tests.support.web import sign_in
 
 
 @pytest.fixture
@@ -41,8 +41,8 @@ def test_me_with_token(client, web_platform):
     assert body["organization"]["kind"] == "review_agency"
 
 
-def test_me_with_session(client):
-    login(client, "designer")
+def test_me_with_session(client, web_platform):
+    sign_in(client, web_platform, "designer")
     assert client.get(f"{API_PREFIX}/me").json()["username"] == "designer"
 
 
@@ -72,7 +72,7 @@ def test_token_of_deleted_user_is_401(client, web_platform):
 
 
 def test_session_of_deleted_user_ends(client, web_platform):
-    login(client, "designer")
+    sign_in(client, web_platform, "designer")
     with web_platform.sessions() as db, db.begin():
         delete_user(db, db.scalar(select(User).where(User.username == "designer")))
     assert client.get("/").status_code == 303
@@ -96,8 +96,8 @@ def test_bureau_sees_every_project(client, web_platform, projects):
     assert listed == set(projects.values())
 
 
-def test_designer_home_lists_own_projects_only(client, projects):
-    login(client, "designer")
+def test_designer_home_lists_own_projects_only(client, projects, web_platform):
+    sign_in(client, web_platform, "designer")
     page = client.get("/").text
     assert "江城市第一中学教学楼" in page
     assert "河西商业综合体" not in page

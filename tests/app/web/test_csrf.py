@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.identity import create_api_token
 from storage.models import LoginAttempt, User
-from tests.support.web import csrf_token, login
+from tests.support.web import csrf_token, login, sign_in
 
 
 def _locale_of(platform, username: str) -> str | None:
@@ -14,8 +14,8 @@ def _locale_of(platform, username: str) -> str | None:
         return db.scalar(select(User.locale).where(User.username == username))
 
 
-def test_forged_token_on_logout_is_refused_and_session_survives(client):
-    login(client, "designer")
+def test_forged_token_on_logout_is_refused_and_session_survives(client, web_platform):
+    sign_in(client, web_platform, "designer")
     response = client.post("/logout", data={"csrf_token": "forged"})
     assert response.status_code == 403
     assert "安全校验失败" in response.text
@@ -24,7 +24,7 @@ def test_forged_token_on_logout_is_refused_and_session_survives(client):
 
 
 def test_missing_token_changes_nothing(client, web_platform):
-    login(client, "designer")
+    sign_in(client, web_platform, "designer")
     response = client.post("/locale", data={"locale": "en", "next": "/"})
     assert response.status_code == 403
     assert _locale_of(web_platform, "designer") is None
@@ -50,7 +50,7 @@ def test_token_from_before_login_is_void_afterwards(client):
 
 
 def test_header_token_for_fetch(client, web_platform):
-    login(client, "designer")
+    sign_in(client, web_platform, "designer")
     token = csrf_token(client, "/")
     wrong = client.post("/locale", data={"locale": "en"}, headers={"X-CSRF-Token": token + "x"})
     assert wrong.status_code == 403
@@ -61,7 +61,7 @@ def test_header_token_for_fetch(client, web_platform):
 
 
 def test_multipart_token_must_be_the_first_field(client, web_platform):
-    login(client, "designer")
+    sign_in(client, web_platform, "designer")
     token = csrf_token(client, "/")
     upload = {"attachment": ("note.txt", b"x" * 200_000, "text/plain")}
     late = client.post("/locale", data={"locale": "en"}, files=upload | {"csrf_token": (None, token)})
@@ -72,8 +72,8 @@ def test_multipart_token_must_be_the_first_field(client, web_platform):
     assert _locale_of(web_platform, "designer") == "en"
 
 
-def test_api_with_cookie_needs_the_header_and_answers_json(client):
-    login(client, "designer")
+def test_api_with_cookie_needs_the_header_and_answers_json(client, web_platform):
+    sign_in(client, web_platform, "designer")
     response = client.post("/api/v1/projects", json={"name": "x"})
     assert response.status_code == 403
     error = response.json()["error"]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.identity import create_api_token
 from storage.models import User
-from tests.support.web import login
+from tests.support.web import sign_in
 
 
 def _break_database(platform) -> None:
@@ -46,7 +46,7 @@ def test_readyz_names_an_unusable_store(client):
 def test_readyz_and_pages_when_the_database_is_gone(client, web_platform):
     with web_platform.sessions() as db, db.begin():
         token = create_api_token(db, db.scalar(select(User.id).where(User.username == "designer")), "t")
-    login(client, "designer")
+    sign_in(client, web_platform, "designer")
     _break_database(web_platform)
 
     ready = client.get("/readyz")

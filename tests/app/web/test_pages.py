@@ -7,7 +7,7 @@ import pytest
 from app import errors
 from app.web.errors import status_for
 from storage.errors import StoreUnavailable
-from tests.support.web import login
+from tests.support.web import sign_in
 
 HOME_SECTIONS = {
     "designer": ("section-projects", "暂无项目"),
@@ -21,9 +21,9 @@ HOME_SECTIONS = {
 
 
 @pytest.mark.parametrize(("username", "expected"), HOME_SECTIONS.items())
-def test_home_page_per_role(client, username, expected):
+def test_home_page_per_role(client, username, expected, web_platform):
     section, text = expected
-    login(client, username)
+    sign_in(client, web_platform, username)
     page = client.get("/")
     assert page.status_code == 200
     assert f'data-testid="{section}"' in page.text
@@ -34,8 +34,8 @@ def test_home_page_per_role(client, username, expected):
     assert not any(f'data-testid="{other}"' in page.text for other in others)
 
 
-def test_header_shows_name_organisation_and_roles(client):
-    login(client, "fire.signer")
+def test_header_shows_name_organisation_and_roles(client, web_platform):
+    sign_in(client, web_platform, "fire.signer")
     page = client.get("/").text
     assert "陈刚" in page
     assert "江城市消防救援支队" in page
@@ -50,7 +50,7 @@ def test_user_text_is_escaped(client, web_platform):
 
     with web_platform.sessions() as db, db.begin():
         db.scalar(select(User).where(User.username == "designer")).display_name = "<script>alert(1)</script>"
-    login(client, "designer")
+    sign_in(client, web_platform, "designer")
     page = client.get("/").text
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
@@ -138,32 +138,32 @@ def work_in_progress(web_platform):
         db.add(TrackReviewer(track_review_id=review.id, user_id=reviewer))
 
 
-def test_queues_show_work(client, work_in_progress):
-    login(client, "clerk")
+def test_queues_show_work(client, work_in_progress, web_platform):
+    sign_in(client, web_platform, "clerk")
     page = client.get("/").text
     assert "SC-2026-0101" in page
     assert "江城市滨江花园3号楼" in page
     assert "SC-2026-0102" not in page  # in review, not waiting for intake
 
     client.post("/logout", data={"csrf_token": re_token(client)})
-    login(client, "fire.reviewer")
+    sign_in(client, web_platform, "fire.reviewer")
     page = client.get("/").text
     assert "江城市人民医院门诊楼" in page
     assert "已超期" in page
     assert "第 1 轮" in page
 
     client.post("/logout", data={"csrf_token": re_token(client)})
-    login(client, "airdef.reviewer")
+    sign_in(client, web_platform, "airdef.reviewer")
     assert "江城市人民医院门诊楼" not in client.get("/").text
 
     client.post("/logout", data={"csrf_token": re_token(client)})
-    login(client, "bureau")
+    sign_in(client, web_platform, "bureau")
     page = client.get("/").text
     assert '<span class="stat-value">2</span><span class="stat-label">建设项目</span>' in page
     assert '<span class="stat-value">1</span><span class="stat-label">超期审查</span>' in page
 
     client.post("/logout", data={"csrf_token": re_token(client)})
-    login(client, "designer")
+    sign_in(client, web_platform, "designer")
     page = client.get("/").text
     assert "JC-2026-010" in page
     assert "已提交" in page
@@ -203,3 +203,31 @@ def test_error_pages_for_handler_failures(web_app, exc, status, zh, en):
         api = failing.get("/api/v1/fail")
         assert api.status_code == status
         assert set(api.json()["error"]) == {"code", "message_zh", "message_en"}
+
+
+def test_security_headers(client):
+    for path in ("/login", "/no/such/page", "/healthz"):
+        response = client.get(path)
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+
+
+def test_anonymous_session_that_aged_shows_no_expiry_notice(client):
+    import time as clock
+
+    from app.web.sessions import COOKIE_NAME, encode_session
+    from tests.support.web import TEST_SECRET_KEY
+
+    client.cookies.set(COOKIE_NAME, encode_session(TEST_SECRET_KEY, {"csrf": "x", "iat": int(clock.time()) - 10**6}))
+    page = client.get("/login")
+    assert "登录已超时" not in page.text
+    assert csrf_meta(page.text) != "x"
+
+
+def csrf_meta(text: str) -> str:
+    from tests.support.web import CSRF_META
+
+    found = CSRF_META.search(text)
+    assert found
+    return found.group(1)
