@@ -219,7 +219,7 @@ def insert_user(
     )
     session.add(user)
     session.flush()
-    described = ", ".join(role.value + (f":{track}" if track else "") for role, track in new.roles)
+    described = ", ".join(_describe(grant) for grant in new.roles)
     audit(session, actor, "user.create", "user", user.id, f"{new.username} @ {organization.name} [{described}]")
     return user
 
@@ -255,6 +255,34 @@ def set_user_active(session: Session, user: User, active: bool, *, actor: Princi
     audit(session, actor, "user.activate" if active else "user.deactivate", "user", user.id, user.username)
 
 
+def grant_role(
+    session: Session, user: User, role: Role, track: str | None = None, *, actor: Principal | None = None
+) -> None:
+    """Give a user one more role, under the same rules as at creation; granting it twice changes nothing."""
+    grant = _check_role(session, user.organization, Role(role), track or None)
+    if grant in {(held.role, held.track_code) for held in user.roles}:
+        return
+    user.roles.append(RoleGrant(role=grant[0], track_code=grant[1]))
+    session.flush()
+    audit(session, actor, "user.grant", "user", user.id, f"{user.username} +{_describe(grant)}")
+
+
+def revoke_role(
+    session: Session, user: User, role: Role, track: str | None = None, *, actor: Principal | None = None
+) -> None:
+    """Take a role from a user; the last role cannot be taken (delete the user instead)."""
+    held = [grant for grant in user.roles if (grant.role, grant.track_code) == (Role(role), track or None)]
+    if not held:
+        raise NotFound("该用户没有此角色", "the user does not hold this role")
+    if len(user.roles) == 1:
+        raise Conflict(
+            "不能取消用户的唯一角色，请改为删除用户", "cannot take a user's only role; delete the user instead"
+        )
+    user.roles.remove(held[0])
+    session.flush()
+    audit(session, actor, "user.revoke", "user", user.id, f"{user.username} -{_describe((Role(role), track or None))}")
+
+
 def find_organization(session: Session, name: str) -> Organization:
     organization = session.scalar(select(Organization).where(Organization.name == name.strip()))
     if organization is None:
@@ -268,6 +296,11 @@ def find_user(session: Session, username: str) -> User:
     if user is None:
         raise NotFound(f"没有用户 {username}", f"no user {username}")
     return user
+
+
+def _describe(grant: RoleGrantKey) -> str:
+    role, track = grant
+    return role.value + (f":{track}" if track else "")
 
 
 def _require_track(session: Session, code: str) -> None:

@@ -67,10 +67,15 @@ def principal_for_token(session: Session, token: str, *, now: dt.datetime | None
     return principal_from_user(user)
 
 
-def revoke_api_token(session: Session, token_id: int, *, actor: Principal | None = None) -> ApiToken:
-    """Revoke a token by id; revoking twice keeps the first time."""
+def revoke_api_token(
+    session: Session, token_id: int, *, owner_id: int | None = None, actor: Principal | None = None
+) -> ApiToken:
+    """Revoke a token by id; revoking twice keeps the first time.
+
+    With ``owner_id`` (a user revoking their own token), a token of anyone else is reported as not found.
+    """
     row = session.get(ApiToken, token_id)
-    if row is None:
+    if row is None or (owner_id is not None and row.user_id != owner_id):
         raise NotFound("没有该令牌", "no such token")
     if row.revoked_at is None:
         row.revoked_at = utcnow()

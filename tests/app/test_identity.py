@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import replace
 from functools import lru_cache
 
 import pytest
@@ -20,10 +21,12 @@ from app.identity import (
     create_organization,
     create_user,
     delete_user,
+    grant_role,
     hash_password,
     principal_for_token,
     principal_for_user,
     revoke_api_token,
+    revoke_role,
     set_user_active,
     verify_password,
 )
@@ -288,6 +291,25 @@ def test_organization_rules(session: Session) -> None:
         create_organization(session, " 消防救援支队 ", OrgKind.BUREAU)
 
 
+def test_roles_can_be_granted_and_revoked_under_the_same_rules(session: Session, agency: Organization) -> None:
+    user = _user(session, agency, "fire.reviewer")
+    grant_role(session, user, Role.TRACK_LEAD, "fire")
+    grant_role(session, user, Role.TRACK_LEAD, "fire")
+    with pytest.raises(Invalid, match="cannot be a designer"):
+        grant_role(session, user, Role.DESIGNER)
+    principal = principal_for_user(session, user.id)
+    assert principal is not None
+    assert principal.roles == {(Role.REVIEWER, "fire"), (Role.TRACK_LEAD, "fire")}
+    revoke_role(session, user, Role.REVIEWER, "fire")
+    with pytest.raises(NotFound):
+        revoke_role(session, user, Role.REVIEWER, "fire")
+    with pytest.raises(Conflict, match="only role"):
+        revoke_role(session, user, Role.TRACK_LEAD, "fire")
+    assert principal_for_user(session, user.id) == replace(principal, roles=frozenset({(Role.TRACK_LEAD, "fire")}))
+    assert [event.summary for event in _audited(session, "user.grant")] == ["fire.reviewer +track_lead:fire"]
+    assert [event.summary for event in _audited(session, "user.revoke")] == ["fire.reviewer -reviewer:fire"]
+
+
 def test_duplicate_username_is_a_conflict(session: Session, agency: Organization) -> None:
     _user(session, agency, "fire.reviewer")
     with pytest.raises(Conflict, match="taken"):
@@ -330,6 +352,14 @@ def test_revoked_token_is_refused(session: Session, agency: Organization) -> Non
     assert len(_audited(session, "token.revoke")) == 1
     with pytest.raises(NotFound):
         revoke_api_token(session, 999_999)
+    # Someone revoking "their own" token by id cannot reach another user's.
+    stranger = _user(session, agency, "stranger")
+    other_row = session.scalars(select(ApiToken).where(ApiToken.name == "backup")).one()
+    with pytest.raises(NotFound):
+        revoke_api_token(session, other_row.id, owner_id=stranger.id)
+    assert principal_for_token(session, other) is not None
+    revoke_api_token(session, other_row.id, owner_id=user.id)
+    assert principal_for_token(session, other) is None
 
 
 def test_tokens_of_deleted_or_inactive_users_are_refused(session: Session, agency: Organization) -> None:
