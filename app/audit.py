@@ -33,11 +33,13 @@ Concurrency
 -----------
 On PostgreSQL the head row is taken with ``SELECT … FOR UPDATE``: a second writer waits until the
 first commits and then reads the new head (READ COMMITTED re-reads a locked row), so two writers
-cannot both extend the same event. On SQLite there is only one writer at a time; a transaction
-that read an older head cannot commit its write (SQLite refuses to upgrade a stale snapshot), so
-the chain cannot fork there either. In both cases the primary key on the position and the unique
-``hash`` column stop a forked append even if the locking were bypassed. The head lock is held
-until the transaction ends: call :func:`record` as the last step before committing.
+cannot both extend the same event. On SQLite there is only one writer at a time: :func:`record`
+first writes the head (a no-op update) to take the database's write lock, waiting for the busy
+timeout, and only then reads it; a transaction that had already read an older state cannot write
+at all (SQLite refuses to upgrade a stale snapshot), so the chain cannot fork there either.
+In both cases the primary key on the position and the unique ``hash`` column stop a forked
+append even if the locking were bypassed. The head lock is held until the transaction ends:
+call :func:`record` as the last step before committing.
 
 What this does not protect against: someone with write access to the database who rewrites the
 chain from a point onwards *and* updates the head. Anchoring the head elsewhere (a signed
@@ -310,7 +312,7 @@ def event_count(session: Session) -> int:
 
 def _lock_head(session: Session) -> tuple[int, str]:
     """Lock the head row (creating it on first use) and return (last_id, last_hash)."""
-    dialect = session.get_bind().dialect.name
+    dialect = session.get_bind(AuditHead).dialect.name
     if dialect == "sqlite":
         # Take SQLite's write lock before reading the head: a transaction that only read would
         # hold a snapshot that may be outdated by the time it writes, and would then fail.
