@@ -15,11 +15,13 @@ caller still holds its unchanged input and nothing partial is returned.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from PIL import Image
@@ -35,8 +37,10 @@ from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference, TimestampDSSContentSettings
 from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from signing.errors import CertificateExpired, FieldProblem, TimestampUnavailable, UnsignablePdf
 from signing.fonts import SANS, InMemoryFont, single_font_bytes, subset_font
@@ -182,6 +186,33 @@ def _stamp_style(seal_png: bytes, font_bytes: bytes) -> TextStampStyle:
     )
 
 
+def _add_earlier_validation_data(writer: IncrementalPdfFileWriter, context: ValidationContext) -> None:
+    """Put chains and revocation data of the earlier signatures into the DSS of the revision being signed.
+
+    pyHanko's B-LTA step covers only the signature it makes; the departments that signed before
+    need their validation data in the document too, so that the result can be verified offline.
+    """
+
+    async def collect() -> list[Any]:
+        paths: list[Any] = []
+        try:
+            for embedded in writer.prev.embedded_signatures:
+                paths.extend(await collect_validation_info(embedded, context))
+        finally:
+            # The HTTP session that fetched the CRLs belongs to this event loop: close it here.
+            await context.aclose()  # type: ignore[no-untyped-call]
+        return paths
+
+    try:
+        paths = asyncio.run(collect())
+    except (PathError, ValidationError, ValueError) as exc:
+        raise UnsignablePdf(
+            f"已有签名的证书链无法验证：{exc}",
+            f"The certificate chain of an earlier signature does not validate: {exc}",
+        ) from exc
+    DocumentSecurityStore.supply_dss_in_writer(writer, None, paths=paths, validation_context=context)
+
+
 def sign(
     pdf_bytes: bytes,
     *,
@@ -251,6 +282,8 @@ def sign(
             next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
         ),
     )
+    if context is not None:
+        _add_earlier_validation_data(writer, context)
     timestamper = HTTPTimeStamper(timestamper_url, timeout=timeout) if timestamper_url else None
     signer_name = stamp.signer_name or cert.subject.native.get("common_name", "")
     pdf_signer = signers.PdfSigner(
