@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -33,6 +34,8 @@ from app.identity import (
 from app.identity.accounts import check_new_user, insert_user
 from app.settings import Settings, load_settings
 from app.tracks import ensure_tracks
+from storage.db import make_engine, make_session_factory, transaction
+from storage.migrate import upgrade
 from storage.models import ApiToken, AuditEvent, LoginAttempt, Organization, OrgKind, Role, User
 
 PASSWORD = "correct horse battery"
@@ -381,3 +384,44 @@ def test_tokens_of_deleted_or_inactive_users_are_refused(session: Session, agenc
     with pytest.raises(Invalid):
         create_api_token(session, paused.id, " ")
     assert [event.object_id for event in _audited(session, "user.delete")] == [str(leaving.id)]
+
+
+def test_unknown_users_cost_one_verification_like_known_ones(
+    session: Session, agency: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.identity import login
+
+    _user(session, agency, "known")
+    checked: list[str] = []
+
+    def counting(password_hash: str, password: str) -> bool:
+        checked.append(password_hash)
+        return verify_password(password_hash, password)
+
+    monkeypatch.setattr(login, "verify_password", counting)
+    for username in ("known", "unknown"):
+        with pytest.raises(NotAuthenticated):
+            _login(session, username, "wrong password", settings=load_settings({}))
+    assert len(checked) == 2
+    assert checked[0] == _password_hash()
+    assert checked[1].startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def test_the_limit_is_shared_by_separate_processes(tmp_path: Path) -> None:
+    """Two engines on one database stand for two web processes; each login runs as the web pages run it."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    first, second = make_engine(url), make_engine(url)
+    try:
+        upgrade(first)
+        with transaction(make_session_factory(first)) as setup:
+            ensure_tracks(setup)
+            _user(setup, create_organization(setup, "审查中心", OrgKind.REVIEW_AGENCY), "fire.reviewer")
+        for attempt in range(3):
+            engine = (first, second)[attempt % 2]
+            with make_session_factory(engine)() as db, pytest.raises(NotAuthenticated):
+                _login(db, "fire.reviewer", "guess", client=f"10.1.0.{attempt}", at=T0)
+        with transaction(make_session_factory(second)) as db, pytest.raises(RateLimited):
+            _login(db, "fire.reviewer", client="10.2.0.1", at=T0 + dt.timedelta(seconds=1))
+    finally:
+        first.dispose()
+        second.dispose()
