@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol, runtime_checkable
 from urllib.parse import quote
 
@@ -145,6 +145,10 @@ class BlobStore(Protocol):
 
     def check(self) -> None:
         """Raise :class:`~storage.errors.StoreUnavailable` unless the store can be used (就绪检查)."""
+        ...
+
+    def sweep_temporary(self, older_than: timedelta = ...) -> int:
+        """Remove what writes that died half-way left behind, if older than ``older_than``; returns how many."""
         ...
 
 

@@ -14,9 +14,10 @@ import json
 import mimetypes
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -264,6 +265,21 @@ class LocalBlobStore:
             self._metadata.mkdir(parents=True, exist_ok=True)
         if not os.access(self.root, os.W_OK | os.X_OK) or not os.access(self._temporary, os.W_OK | os.X_OK):
             raise StoreUnavailable(f"对象存储目录不可写 / object store folder is not writable: {self.root}")
+
+    def sweep_temporary(self, older_than: timedelta = timedelta(days=1)) -> int:
+        """Remove temporary files left by writes that died half-way; returns how many.
+
+        ``older_than`` must exceed the longest upload, or a write still in progress loses its file.
+        """
+        cutoff = time.time() - older_than.total_seconds()
+        removed = 0
+        with contextlib.suppress(FileNotFoundError), os.scandir(self._temporary) as scan:
+            for entry in scan:
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
 
     # -- paths -----------------------------------------------------------------------------------
 

@@ -326,6 +326,25 @@ class S3BlobStore:
             self._bucket_ready = False
             self._ensure_bucket()
 
+    def sweep_temporary(self, older_than: timedelta = timedelta(days=1)) -> int:
+        """Remove temporary objects left by uploads that died half-way; returns how many.
+
+        ``older_than`` must exceed the longest upload. Incomplete multipart uploads are the
+        server's to expire (a MinIO lifecycle rule, ``rclone serve s3 --multipart-expiry``).
+        """
+        cutoff = datetime.now(UTC) - older_than
+        removed = 0
+        try:
+            with self._errors(None):
+                for found in self._client.list_objects(self.bucket, prefix=TEMPORARY_PREFIX, recursive=True):
+                    listed = cast(Object, found)
+                    if listed.object_name and listed.last_modified is not None and listed.last_modified < cutoff:
+                        self._client.remove_object(self.bucket, listed.object_name)
+                        removed += 1
+        except BlobNotFound:
+            pass  # no bucket yet
+        return removed
+
     # -- errors ----------------------------------------------------------------------------------
 
     def _errors(self, key: str | None) -> contextlib.AbstractContextManager[None]:
