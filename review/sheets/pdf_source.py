@@ -123,7 +123,7 @@ def open_pdf(data: bytes, options: PdfOptions | None = None) -> PdfSource:
                     "check the page count",
                 )
             )
-        if document.is_encrypted:
+        if document.is_encrypted or (document.metadata or {}).get("encryption"):
             findings.append(
                 Finding(
                     "PDF_RESTRICTED",

@@ -70,7 +70,7 @@ class TitleBlock:
     number: SheetNumber | None
     """Normalised sheet number (图号), or None when none was found."""
     number_text: str | None
-    """The 图号 value as written, also when it is not a recognisable sheet number."""
+    """The 图号 value as written (NFKC-folded), also when it is not a recognisable sheet number."""
     title: str | None
     """Sheet title (图名)."""
     discipline: str | None

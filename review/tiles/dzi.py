@@ -1,0 +1,261 @@
+"""Deep Zoom (DZI) pyramids and thumbnails of PDF pages, for the OpenSeadragon viewer.
+
+Level N is the page at ``dpi`` (300 by default: an A0 sheet is 14043 x 9933 px); each lower level halves
+it, rounding up, down to 1 x 1 at level 0. Tiles are named ``<level>/<col>_<row>.png``.
+
+Why it is built this way (see FINDINGS.md, "Tiles"):
+
+- The page is read once into a MuPDF display list; the top level is rendered from it in horizontal bands
+  (clip rectangles) a few tile rows high, so the full-resolution raster (~420 MB RGB for A0) never exists.
+- Each band is cut into tiles and also halved (MuPDF's 2 x 2 box filter) into the level below, which is the
+  only full level kept in memory (a quarter of the top). Lower levels come from halving again, never from
+  re-rendering: halving a raster is far cheaper than rasterising vector linework again.
+- Tiles are cut straight from the pixmaps' sample buffers into PNG scanlines; Pillow is not involved,
+  since its 4-byte RGB layout costs a conversion of every band.
+- Tiles that are entirely white (most of a drawing sheet) are encoded once per tile size and reused.
+- PNG without row filters at zlib level 1 (``review/tiles/png.py``): linework compresses well even so, and
+  encoding, not rendering, dominated the time of a pyramid with Pillow's PNG writer.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pymupdf as _pymupdf
+from PIL import Image
+
+from review.errors import UnreadableDrawing
+from review.sheets.pdf_source import load_document
+from review.tiles.png import encode_scanlines, scanlines
+
+# PyMuPDF's annotations are partial; it is handled as untyped at this boundary.
+pymupdf: Any = _pymupdf
+
+Put = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True)
+class TileOptions:
+    """How a pyramid is cut."""
+
+    dpi: float = 300.0
+    """Resolution of the top level."""
+    tile_size: int = 510
+    """Tile edge in pixels, without overlap (510 + 2 x 1 overlap = 512 px tiles inside the sheet)."""
+    overlap: int = 1
+    """Pixels each tile shares with its neighbours, so that the viewer shows no seams."""
+    compress_level: int = 1
+    """zlib level of the PNG tiles: 1 is fastest and linework still compresses well."""
+    band_rows: int = 4
+    """Tile rows rendered at a time at the top level: memory is about width x band height x 3 bytes."""
+    max_pixels: int = 400_000_000
+    """Refuse a top level larger than this many pixels (A0 at 300 dpi is 139 M)."""
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One encoded tile."""
+
+    level: int
+    col: int
+    row: int
+    data: bytes
+
+    @property
+    def name(self) -> str:
+        return tile_name(self.level, self.col, self.row)
+
+
+def tile_name(level: int, col: int, row: int) -> str:
+    """``<level>/<col>_<row>.png``, the DZI file layout under ``<name>_files/``."""
+    return f"{level}/{col}_{row}.png"
+
+
+@dataclass(frozen=True)
+class Pyramid:
+    """The geometry of a Deep Zoom image."""
+
+    width: int
+    """Top-level width in pixels."""
+    height: int
+    """Top-level height in pixels."""
+    tile_size: int
+    overlap: int
+    format: str = "png"
+
+    @property
+    def max_level(self) -> int:
+        return math.ceil(math.log2(max(self.width, self.height, 1)))
+
+    def level_size(self, level: int) -> tuple[int, int]:
+        """Pixel size of a level: the top halved (rounding up) once per level below it."""
+        scale = 2 ** (self.max_level - level)
+        return max(1, math.ceil(self.width / scale)), max(1, math.ceil(self.height / scale))
+
+    def grid(self, level: int) -> tuple[int, int]:
+        """Columns and rows of tiles at a level."""
+        width, height = self.level_size(level)
+        return math.ceil(width / self.tile_size), math.ceil(height / self.tile_size)
+
+    def tile_box(self, level: int, col: int, row: int) -> tuple[int, int, int, int]:
+        """Pixel box (left, top, right, bottom) of a tile, overlap included."""
+        width, height = self.level_size(level)
+        left = col * self.tile_size - (self.overlap if col else 0)
+        top = row * self.tile_size - (self.overlap if row else 0)
+        right = min(width, (col + 1) * self.tile_size + self.overlap)
+        bottom = min(height, (row + 1) * self.tile_size + self.overlap)
+        return left, top, right, bottom
+
+    def descriptor(self) -> bytes:
+        """The ``.dzi`` XML descriptor."""
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="{self.format}" '
+            f'Overlap="{self.overlap}" TileSize="{self.tile_size}">'
+            f'<Size Width="{self.width}" Height="{self.height}"/></Image>\n'
+        ).encode()
+
+
+class _Encoder:
+    """PNG encoding of tiles cut from RGB pixel buffers, with all-white tiles encoded once per size."""
+
+    def __init__(self, compress_level: int) -> None:
+        self.compress_level = compress_level
+        self.blank: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+
+    def encode(self, pixels: memoryview, stride: int, box: tuple[int, int, int, int]) -> bytes:
+        width, height = box[2] - box[0], box[3] - box[1]
+        lines = scanlines(pixels, stride, box)
+        blank = self.blank.get((width, height))
+        if blank is None:
+            white = (b"\x00" + b"\xff" * (width * 3)) * height
+            blank = self.blank[width, height] = (white, encode_scanlines(width, height, white, self.compress_level))
+        if lines == blank[0]:
+            return blank[1]
+        return encode_scanlines(width, height, lines, self.compress_level)
+
+
+def _cut(pixmap: Any, pyramid: Pyramid, level: int, *, rows: range, encoder: _Encoder) -> Iterator[Tile]:
+    """Tiles of ``rows`` at ``level`` from a pixmap holding that level's pixel rows from ``pixmap.y`` on."""
+    cols, _ = pyramid.grid(level)
+    pixels, stride, top = pixmap.samples_mv, pixmap.stride, pixmap.y
+    for row in rows:
+        for col in range(cols):
+            left, upper, right, lower = pyramid.tile_box(level, col, row)
+            yield Tile(level, col, row, encoder.encode(pixels, stride, (left, upper - top, right, lower - top)))
+
+
+def _render_band(display_list: Any, scale: float, width: int, top: int, bottom: int) -> Any:
+    """Pixel rows ``top`` to ``bottom`` of the page at ``scale``, as an RGB pixmap whose origin is (0, top)."""
+    clip = pymupdf.Rect(0, top / scale, width / scale, bottom / scale)
+    pixmap = display_list.get_pixmap(matrix=pymupdf.Matrix(scale, scale), clip=clip, alpha=False)
+    if (pixmap.x, pixmap.y, pixmap.width, pixmap.height) != (0, top, width, bottom - top):
+        # MuPDF rounds the clip outwards by a pixel at most; copy into the exact band.
+        exact = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, top, width, bottom), False)
+        exact.clear_with(255)
+        exact.copy(pixmap, pixmap.irect & exact.irect)
+        pixmap = exact
+    return pixmap
+
+
+def _halved(band: Any, first_row: int, last_row: int) -> Any:
+    """Rows ``first_row`` to ``last_row`` (absolute, first_row even) of a band, halved, origin placed."""
+    stride, top = band.stride, band.y
+    rows = bytes(band.samples_mv[(first_row - top) * stride : (last_row - top) * stride])
+    core = pymupdf.Pixmap(pymupdf.csRGB, band.width, last_row - first_row, rows, False)
+    core.shrink(1)
+    core.set_origin(0, first_row // 2)
+    return core
+
+
+def _page_pyramid(page: Any, options: TileOptions) -> tuple[Pyramid, float]:
+    if options.tile_size % 2 or options.tile_size <= 0:
+        raise ValueError("tile_size must be even so that levels halve on tile boundaries")
+    scale = options.dpi / 72
+    box = (page.rect * pymupdf.Matrix(scale, scale)).irect
+    if box.width * box.height > options.max_pixels or box.width > 2**20 or box.height > 2**20:
+        raise UnreadableDrawing(
+            f"页面在 {options.dpi:.0f} dpi 下为 {box.width}×{box.height} 像素，过大，无法生成瓦片 / "
+            f"the page is {box.width}x{box.height} px at {options.dpi:.0f} dpi, too large to tile"
+        )
+    return Pyramid(box.width, box.height, options.tile_size, options.overlap), scale
+
+
+def iter_tiles(pdf_bytes: bytes, page_index: int, options: TileOptions | None = None) -> Iterator[Tile]:
+    """Every tile of a page's pyramid, top level first; see ``build_pyramid`` for the geometry."""
+    options = options or TileOptions()
+    document = load_document(pdf_bytes)
+    try:
+        page = document[page_index]
+        pyramid, scale = _page_pyramid(page, options)
+        display_list = page.get_displaylist(annots=True)
+        yield from _tiles(display_list, pyramid, scale, options)
+    finally:
+        document.close()
+
+
+def _tiles(display_list: Any, pyramid: Pyramid, scale: float, options: TileOptions) -> Iterator[Tile]:
+    encoder = _Encoder(options.compress_level)
+    top_level, ts, overlap = pyramid.max_level, pyramid.tile_size, pyramid.overlap
+    _, rows = pyramid.grid(top_level)
+    below: Any = None
+    if top_level > 0:
+        below = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, *pyramid.level_size(top_level - 1)), False)
+    for first in range(0, rows, options.band_rows):
+        band_rows = range(first, min(rows, first + options.band_rows))
+        core_top, core_bottom = first * ts, min(pyramid.height, band_rows[-1] * ts + ts)
+        top, bottom = max(0, core_top - overlap), min(pyramid.height, core_bottom + overlap)
+        band = _render_band(display_list, scale, pyramid.width, top, bottom)
+        yield from _cut(band, pyramid, top_level, rows=band_rows, encoder=encoder)
+        if below is not None:
+            # Band cores start on even rows (the tile size is even), so their halves line up in the level below.
+            half = _halved(band, core_top, core_bottom)
+            below.copy(half, half.irect)
+        del band
+    level_pixmap = below
+    for level in range(top_level - 1, -1, -1):
+        _, level_rows = pyramid.grid(level)
+        yield from _cut(level_pixmap, pyramid, level, rows=range(level_rows), encoder=encoder)
+        if level:
+            # A fresh pixmap: shrinking in place would invalidate the buffer view the tiles were cut from.
+            level_pixmap = _halved(level_pixmap, 0, level_pixmap.height)
+
+
+def build_pyramid(pdf_bytes: bytes, page_index: int, put: Put, options: TileOptions | None = None) -> Pyramid:
+    """Render a page's Deep Zoom pyramid, handing each tile to ``put(name, png_bytes)``.
+
+    Returns the geometry; ``Pyramid.descriptor()`` is the ``.dzi`` file to store next to the tiles.
+    """
+    options = options or TileOptions()
+    document = load_document(pdf_bytes)
+    try:
+        page = document[page_index]
+        pyramid, scale = _page_pyramid(page, options)
+        display_list = page.get_displaylist(annots=True)
+        for tile in _tiles(display_list, pyramid, scale, options):
+            put(tile.name, tile.data)
+        return pyramid
+    finally:
+        document.close()
+
+
+def render_thumbnail(pdf_bytes: bytes, page_index: int, max_px: int = 512, image_format: str = "png") -> bytes:
+    """A page image whose longer side is ``max_px`` pixels, as PNG (default) or WebP, white background."""
+    document = load_document(pdf_bytes)
+    try:
+        page = document[page_index]
+        scale = max_px / max(page.rect.width, page.rect.height)
+        pixmap = page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False, annots=True)
+        image = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
+        out = io.BytesIO()
+        if image_format == "webp":
+            image.save(out, format="WEBP", lossless=True, method=0)
+        else:
+            image.save(out, format="PNG", compress_level=6)
+        return out.getvalue()
+    finally:
+        document.close()
