@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from typing import Any
 
 import click
@@ -58,6 +59,33 @@ def _recover_on_start(**_: object) -> None:
         )
 
 
+SWEEP_INTERVAL_SECONDS = 600.0
+"""How often a running embedded worker deletes delivered messages from the broker file."""
+
+
+class _DeliveredSweeper:
+    """A thread of the embedded worker's main process that keeps the broker file small."""
+
+    def __init__(self, broker_url: str) -> None:
+        self._broker_url = broker_url
+        self._stop = threading.Event()
+
+    def start(self, **_: object) -> None:
+        threading.Thread(target=self._loop, name="liantu-broker-sweeper", daemon=True).start()
+
+    def stop(self, **_: object) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        from app.tasks.recovery import discard_delivered
+
+        while not self._stop.wait(SWEEP_INTERVAL_SECONDS):
+            try:
+                discard_delivered(self._broker_url)
+            except Exception:
+                log.warning("could not clean the embedded broker", exc_info=True)
+
+
 def _fresh_connections_in_child(**_: object) -> None:
     # A forked pool process must not reuse database or broker connections opened by its parent.
     current = get_platform()
@@ -98,6 +126,9 @@ def worker(concurrency: int | None, loglevel: str, include: tuple[str, ...], bro
     set_celery(app)
     if settings.embedded_broker:
         signals.worker_init.connect(_recover_on_start, weak=False)
+        sweeper = _DeliveredSweeper(settings.effective_broker_url)
+        signals.worker_ready.connect(sweeper.start, weak=False)
+        signals.worker_shutdown.connect(sweeper.stop, weak=False)
     signals.worker_process_init.connect(_fresh_connections_in_child, weak=False)
     argv = [
         "worker",

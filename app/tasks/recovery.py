@@ -72,6 +72,23 @@ def recover_embedded(platform: Platform, celery: Celery) -> Recovery:
     return Recovery(discarded_messages=discarded, resent=tuple(run_id for run_id, _, _ in to_send))
 
 
+def discard_delivered(broker_url: str) -> int:
+    """Delete the invisible messages of the embedded broker; safe while a worker runs.
+
+    kombu never reads an invisible row again (acknowledging or rejecting a message does not touch
+    it), so without this the broker file only grows. What is in flight lives in the worker's memory
+    and, should the worker die, is re-sent from the ``TaskRun`` rows, not from these.
+    """
+    engine = create_engine(broker_url.removeprefix("sqla+"), connect_args={"timeout": 30})
+    try:
+        with engine.begin() as connection:
+            if not inspect(connection).has_table("kombu_message"):
+                return 0
+            return int(connection.execute(text("DELETE FROM kombu_message WHERE visible = 0")).rowcount)
+    finally:
+        engine.dispose()
+
+
 def _sweep_broker(broker_url: str) -> tuple[int, set[str]]:
     """Delete invisible messages; return their count and the task ids of the visible ones."""
     engine = create_engine(broker_url.removeprefix("sqla+"), connect_args={"timeout": 30})

@@ -6,13 +6,14 @@ import datetime as dt
 
 import click
 import pytest
+from sqlalchemy import create_engine, text
 
 from app.commands.worker import parse_broker_options, worker_command
 from app.settings import load_settings
 from app.tasks import enqueue
 from app.tasks.celery_app import build_celery, default_visibility_timeout, soft_time_limit
 from app.tasks.dispatch import send
-from app.tasks.recovery import REQUEUED_MESSAGE, recover_embedded
+from app.tasks.recovery import REQUEUED_MESSAGE, discard_delivered, recover_embedded
 from storage.db import transaction
 from storage.models import TaskRun, TaskState
 from tests.support.workers import NOOP, WorkerEnvironment
@@ -68,6 +69,19 @@ def test_embedded_recovery_resends_only_what_has_no_message(worker_environment: 
         assert (running.state, running.message) == (TaskState.QUEUED, REQUEUED_MESSAGE)
     # A second start finds every open run with its message and sends nothing.
     assert recover_embedded(worker_environment.platform, worker_environment.celery).resent == ()
+
+
+def test_delivered_messages_are_discarded(worker_environment: WorkerEnvironment) -> None:
+    for run_id in ("delivered", "waiting"):
+        send(run_id, NOOP, {"drawing_file_id": 4}, worker_environment.celery)
+    broker = create_engine(worker_environment.settings.effective_broker_url.removeprefix("sqla+"))
+    with broker.begin() as connection:
+        connection.execute(text("UPDATE kombu_message SET visible = 0 WHERE payload LIKE '%delivered%'"))
+    broker.dispose()
+    assert _queue_size(worker_environment) == 1
+    assert discard_delivered(worker_environment.settings.effective_broker_url) == 1
+    assert discard_delivered(worker_environment.settings.effective_broker_url) == 0
+    assert _queue_size(worker_environment) == 1
 
 
 def test_celery_configuration_follows_the_settings() -> None:
