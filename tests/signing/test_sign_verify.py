@@ -18,8 +18,8 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 
-from signing.errors import CertificateExpired, FieldProblem, TimestampUnavailable
-from signing.pki import Organisation, issue_signing_pkcs12, load_pkcs12, signer_from_identity
+from signing.errors import CertificateExpired, FieldProblem, TimestampUnavailable, UnsignablePdf
+from signing.pki import Organisation, issue_signing_pkcs12, load_pkcs12, make_crl, signer_from_identity
 from signing.sign import SignatureFieldSpec, SignatureRole, prepare_result, sign
 from signing.verify import Coverage, Modification, verify
 from tests.support.pki import SigningPki
@@ -345,3 +345,36 @@ def test_garbage_is_a_rejection_with_a_reason(test_pki: SigningPki) -> None:
     unsigned = verify(result_pdf(1), test_pki.trust_roots)
     assert not unsigned.valid
     assert unsigned.reasons[0].code == "unsigned"
+
+
+def test_the_last_department_refuses_to_lock_over_a_revoked_signature(chain: Chain, test_pki: SigningPki) -> None:
+    now = dt.datetime.now(dt.UTC)
+    org = Organisation("某市人民防空办公室", "某市人民防空办公室", "人防审查", "civil_defence")
+    bundle = issue_signing_pkcs12(
+        test_pki.pki.issuing_pkcs12,
+        test_pki.password,
+        org,
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=30),
+        crl_url=f"{test_pki.crl_base_url}/issuing.crl",
+    )
+    identity = load_pkcs12(bundle, test_pki.password)
+    approved = sign(
+        chain.revisions[0],
+        field_name="civil_defence",
+        signer=signer_from_identity(identity),
+        seal_png=test_pki.seal("civil_defence"),
+        role=SignatureRole.APPROVE,
+        timestamper_url=test_pki.timestamp_url,
+    )
+    revoked_crl = make_crl(
+        test_pki.pki.issuing_pkcs12, test_pki.password, revoked_serials=[identity.certificate.serial_number]
+    )
+    test_pki.server.publish_crl("issuing.crl", revoked_crl)
+    try:
+        with pytest.raises(UnsignablePdf) as refused:
+            seal(approved, test_pki, 2)
+    finally:
+        test_pki.server.publish_crl("issuing.crl", test_pki.pki.crls["issuing.crl"])
+    assert "证书" in refused.value.zh
+    assert "revoked" in refused.value.en.lower()
