@@ -18,6 +18,7 @@ from app.errors import LiantuError
 from app.platform import get_platform
 from app.settings import Mode
 from storage.db import transaction
+from storage.migrate import upgrade
 from storage.models import OrgKind, Role
 
 T = TypeVar("T")
@@ -144,6 +145,8 @@ def seed_demo_command(allow_production: bool) -> None:
             err=True,
         )
         sys.exit(1)
+    # Like ``liantu run``: a first try-out should not need a separate ``liantu migrate``.
+    upgrade(platform.engine)
     logins = _in_transaction(seed_demo)
     click.echo(format_demo_logins(logins))
 

@@ -48,6 +48,21 @@ def test_seed_demo_prints_the_logins_and_can_run_twice(data_dir: Path) -> None:
     assert second.stdout == first.stdout
 
 
+def test_seed_demo_migrates_a_new_database_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIANTU_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("LIANTU_DATABASE_URL", raising=False)
+    platform.set_platform(None)
+    settings.get_settings.cache_clear()
+    try:
+        result = _run("seed-demo")
+        assert result.exit_code == 0, result.output
+        assert "fire.signer" in result.stdout
+    finally:
+        platform.get_platform().close()
+        platform.set_platform(None)
+        settings.get_settings.cache_clear()
+
+
 def test_seed_demo_refuses_production_mode(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIANTU_MODE", "production")
     monkeypatch.setenv("LIANTU_SECRET_KEY", "k" * 40)
