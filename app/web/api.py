@@ -86,10 +86,7 @@ def get_project(request: Request) -> Response:
     organisation's project), so that its existence is not revealed.
     """
     who = principal(request)
-    try:
-        project_id = int(request.path_params["project_id"])
-    except ValueError:
-        raise errors.NotFound("没有该项目", "no such project") from None
+    project_id: int = request.path_params["project_id"]
     with platform_of(request).sessions() as db:
         project = db.scalar(select(Project).where(Project.id == project_id, visible_projects(who)))
         if project is None:

@@ -14,10 +14,10 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import errors
+from app.identity import Principal, principal_for_token, principal_for_user
 from app.web.errors import MAPPED, error_response
 
 if TYPE_CHECKING:
-    from app.identity import Principal
     from app.platform import Platform
 
 USER_KEY = "uid"
@@ -81,13 +81,9 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, send)
 
     def _by_token(self, token: str) -> Principal | None:
-        from app.identity import principal_for_token
-
         with self.platform.sessions() as db, db.begin():
             return principal_for_token(db, token)
 
     def _by_user(self, user_id: int) -> Principal | None:
-        from app.identity import principal_for_user
-
         with self.platform.sessions() as db:
             return principal_for_user(db, user_id)

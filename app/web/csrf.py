@@ -22,6 +22,9 @@ from urllib.parse import parse_qs
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import Forbidden
+from app.web.errors import error_response
+
 SESSION_KEY = "csrf"
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
@@ -124,9 +127,6 @@ def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
 
 
 async def _reject(scope: Scope, receive: Receive, send: Send) -> None:
-    from app.errors import Forbidden
-    from app.web.errors import error_response
-
     exc = Forbidden(
         "安全校验失败（CSRF 令牌缺失或不符），操作未执行。请刷新页面后重试。",
         "Security check failed (CSRF token missing or wrong); nothing was changed. Reload the page and try again.",

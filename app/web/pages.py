@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app import errors
+from app.identity import Principal, authenticate
 from app.web import csrf
 from app.web.auth import USER_KEY, principal
 from app.web.errors import status_for
 from app.web.home import home_data, track_names
 from app.web.i18n import LOCALES, normalise
 from app.web.rendering import LOCALE_KEY, locale_of, platform_of, render
-
-if TYPE_CHECKING:
-    from app.identity import Principal
+from storage.models import User
 
 
 def safe_next(target: str | None) -> str:
@@ -51,8 +48,6 @@ async def login(request: Request) -> Response:
     client = request.client.host if request.client else "unknown"
 
     def check() -> Principal:
-        from app.identity import authenticate
-
         with platform.sessions() as db:
             found = authenticate(db, username, password, client=client, settings=platform.settings)
             db.commit()
@@ -103,8 +98,6 @@ async def switch_locale(request: Request) -> Response:
         platform = platform_of(request)
 
         def save() -> None:
-            from storage.models import User
-
             with platform.sessions() as db, db.begin():
                 user = db.get(User, who.user_id)
                 if user is not None:
