@@ -7,22 +7,26 @@ Why it is built this way (see FINDINGS.md, "Tiles"):
 
 - The page is read once into a MuPDF display list; the top level is rendered from it in horizontal bands
   (clip rectangles) a few tile rows high, so the full-resolution raster (~420 MB RGB for A0) never exists.
-- Each band is cut into tiles and also halved (MuPDF's 2 x 2 box filter) into the level below, which is the
-  only full level kept in memory (a quarter of the top). Lower levels come from halving again, never from
-  re-rendering: halving a raster is far cheaper than rasterising vector linework again.
-- Tiles are cut straight from the pixmaps' sample buffers into PNG scanlines; Pillow is not involved,
-  since its 4-byte RGB layout costs a conversion of every band.
+- Each band is cut into tiles and also halved (Pillow's 2 x 2 box filter ``reduce``, faster than MuPDF's
+  subsampling here) into the level below, which is the only full level kept in memory (a quarter of the
+  top). Lower levels come from halving again, never from re-rendering: halving a raster is far cheaper
+  than rasterising vector linework again.
+- Tiles are cut straight from the sample buffers into PNG scanlines (``review/tiles/png.py``).
 - Tiles that are entirely white (most of a drawing sheet) are encoded once per tile size and reused.
 - PNG without row filters at zlib level 1 (``review/tiles/png.py``): linework compresses well even so, and
-  encoding, not rendering, dominated the time of a pyramid with Pillow's PNG writer.
+  encoding, not rendering, dominated the time of a pyramid with Pillow's PNG writer. zlib runs on worker
+  threads (it releases the GIL); MuPDF stays on the calling thread, as it is not thread-safe.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pymupdf as _pymupdf
@@ -52,6 +56,8 @@ class TileOptions:
     """zlib level of the PNG tiles: 1 is fastest and linework still compresses well."""
     band_rows: int = 4
     """Tile rows rendered at a time at the top level: memory is about width x band height x 3 bytes."""
+    workers: int = 2
+    """Threads compressing tiles (zlib releases the GIL); 1 compresses on the calling thread."""
     max_pixels: int = 400_000_000
     """Refuse a top level larger than this many pixels (A0 at 300 dpi is 139 M)."""
 
@@ -87,7 +93,7 @@ class Pyramid:
     overlap: int
     format: str = "png"
 
-    @property
+    @cached_property
     def max_level(self) -> int:
         return math.ceil(math.log2(max(self.width, self.height, 1)))
 
@@ -121,32 +127,68 @@ class Pyramid:
 
 
 class _Encoder:
-    """PNG encoding of tiles cut from RGB pixel buffers, with all-white tiles encoded once per size."""
+    """PNG encoding of tiles cut from RGB pixel buffers, in order, on worker threads.
 
-    def __init__(self, compress_level: int) -> None:
+    Only zlib runs on the workers: it releases the GIL, so tiles compress on several cores while the
+    main thread cuts the next ones; MuPDF is only ever called from the main thread. All-white tiles
+    (most of a sheet) are encoded once per size.
+    """
+
+    def __init__(self, compress_level: int, workers: int) -> None:
         self.compress_level = compress_level
         self.blank: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+        self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
+        self.depth = 4 * workers
+        self.pending: deque[tuple[int, int, int, Future[bytes] | bytes]] = deque()
 
-    def encode(self, pixels: memoryview, stride: int, box: tuple[int, int, int, int]) -> bytes:
-        width, height = box[2] - box[0], box[3] - box[1]
-        lines = scanlines(pixels, stride, box)
+    def add(self, level: int, col: int, row: int, rows_of: _Rows, box: tuple[int, int, int, int]) -> Iterator[Tile]:
+        """Queue one tile; yields the tiles whose encoding is due, oldest first."""
+        left, top, right, bottom = box
+        width, height = right - left, bottom - top
+        lines = scanlines(rows_of.pixels, rows_of.stride, (left, top - rows_of.top, right, bottom - rows_of.top))
         blank = self.blank.get((width, height))
         if blank is None:
             white = (b"\x00" + b"\xff" * (width * 3)) * height
             blank = self.blank[width, height] = (white, encode_scanlines(width, height, white, self.compress_level))
+        result: Future[bytes] | bytes
         if lines == blank[0]:
-            return blank[1]
-        return encode_scanlines(width, height, lines, self.compress_level)
+            result = blank[1]
+        elif self.pool is None:
+            result = encode_scanlines(width, height, lines, self.compress_level)
+        else:
+            result = self.pool.submit(encode_scanlines, width, height, lines, self.compress_level)
+        self.pending.append((level, col, row, result))
+        while len(self.pending) > self.depth:
+            yield self._oldest()
+
+    def flush(self) -> Iterator[Tile]:
+        while self.pending:
+            yield self._oldest()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def _oldest(self) -> Tile:
+        level, col, row, result = self.pending.popleft()
+        return Tile(level, col, row, result if isinstance(result, bytes) else result.result())
 
 
-def _cut(pixmap: Any, pyramid: Pyramid, level: int, *, rows: range, encoder: _Encoder) -> Iterator[Tile]:
-    """Tiles of ``rows`` at ``level`` from a pixmap holding that level's pixel rows from ``pixmap.y`` on."""
+@dataclass(frozen=True)
+class _Rows:
+    """RGB pixel rows of one level: from row ``top`` on, ``stride`` bytes a row."""
+
+    pixels: memoryview
+    stride: int
+    top: int
+
+
+def _cut(rows_of: _Rows, pyramid: Pyramid, level: int, *, rows: range, encoder: _Encoder) -> Iterator[Tile]:
+    """Tiles of ``rows`` at ``level``, cut from pixel rows of that level (some may be yielded later)."""
     cols, _ = pyramid.grid(level)
-    pixels, stride, top = pixmap.samples_mv, pixmap.stride, pixmap.y
     for row in rows:
         for col in range(cols):
-            left, upper, right, lower = pyramid.tile_box(level, col, row)
-            yield Tile(level, col, row, encoder.encode(pixels, stride, (left, upper - top, right, lower - top)))
+            yield from encoder.add(level, col, row, rows_of, pyramid.tile_box(level, col, row))
 
 
 def _render_band(display_list: Any, scale: float, width: int, top: int, bottom: int) -> Any:
@@ -162,14 +204,11 @@ def _render_band(display_list: Any, scale: float, width: int, top: int, bottom: 
     return pixmap
 
 
-def _halved(band: Any, first_row: int, last_row: int) -> Any:
-    """Rows ``first_row`` to ``last_row`` (absolute, first_row even) of a band, halved, origin placed."""
+def _halved(band: Any, first_row: int, last_row: int) -> Image.Image:
+    """Rows ``first_row`` to ``last_row`` (absolute) of a band, halved with a 2 x 2 box filter."""
     stride, top = band.stride, band.y
-    rows = bytes(band.samples_mv[(first_row - top) * stride : (last_row - top) * stride])
-    core = pymupdf.Pixmap(pymupdf.csRGB, band.width, last_row - first_row, rows, False)
-    core.shrink(1)
-    core.set_origin(0, first_row // 2)
-    return core
+    core = band.samples_mv[(first_row - top) * stride : (last_row - top) * stride]
+    return Image.frombytes("RGB", (band.width, last_row - first_row), core).reduce(2)
 
 
 def _page_pyramid(page: Any, options: TileOptions) -> tuple[Pyramid, float]:
@@ -199,30 +238,38 @@ def iter_tiles(pdf_bytes: bytes, page_index: int, options: TileOptions | None = 
 
 
 def _tiles(display_list: Any, pyramid: Pyramid, scale: float, options: TileOptions) -> Iterator[Tile]:
-    encoder = _Encoder(options.compress_level)
+    encoder = _Encoder(options.compress_level, options.workers)
+    try:
+        yield from _levels(display_list, pyramid, scale, options, encoder)
+        yield from encoder.flush()
+    finally:
+        encoder.close()
+
+
+def _levels(
+    display_list: Any, pyramid: Pyramid, scale: float, options: TileOptions, encoder: _Encoder
+) -> Iterator[Tile]:
     top_level, ts, overlap = pyramid.max_level, pyramid.tile_size, pyramid.overlap
     _, rows = pyramid.grid(top_level)
-    below: Any = None
-    if top_level > 0:
-        below = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, *pyramid.level_size(top_level - 1)), False)
+    below = Image.new("RGB", pyramid.level_size(top_level - 1), "white") if top_level else None
     for first in range(0, rows, options.band_rows):
         band_rows = range(first, min(rows, first + options.band_rows))
         core_top, core_bottom = first * ts, min(pyramid.height, band_rows[-1] * ts + ts)
         top, bottom = max(0, core_top - overlap), min(pyramid.height, core_bottom + overlap)
         band = _render_band(display_list, scale, pyramid.width, top, bottom)
-        yield from _cut(band, pyramid, top_level, rows=band_rows, encoder=encoder)
+        yield from _cut(_Rows(band.samples_mv, band.stride, top), pyramid, top_level, rows=band_rows, encoder=encoder)
         if below is not None:
             # Band cores start on even rows (the tile size is even), so their halves line up in the level below.
-            half = _halved(band, core_top, core_bottom)
-            below.copy(half, half.irect)
+            below.paste(_halved(band, core_top, core_bottom), (0, core_top // 2))
         del band
-    level_pixmap = below
+    level_image = below
     for level in range(top_level - 1, -1, -1):
+        if level_image is None:
+            break
         _, level_rows = pyramid.grid(level)
-        yield from _cut(level_pixmap, pyramid, level, rows=range(level_rows), encoder=encoder)
-        if level:
-            # A fresh pixmap: shrinking in place would invalidate the buffer view the tiles were cut from.
-            level_pixmap = _halved(level_pixmap, 0, level_pixmap.height)
+        pixels = _Rows(memoryview(level_image.tobytes()), level_image.width * 3, 0)
+        yield from _cut(pixels, pyramid, level, rows=range(level_rows), encoder=encoder)
+        level_image = level_image.reduce(2) if level else None
 
 
 def build_pyramid(pdf_bytes: bytes, page_index: int, put: Put, options: TileOptions | None = None) -> Pyramid:

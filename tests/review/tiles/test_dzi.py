@@ -164,3 +164,12 @@ def test_sample_site_plan_top_level() -> None:
     assert len([n for n in tiles if n.startswith("12/")]) == cols * rows == 5 * 8
     inked = [n for n in tiles if n.startswith("12/") and image(tiles[n]).getextrema()[0][0] < 128]
     assert len(inked) > 10
+
+
+def test_worker_threads_keep_order_and_bytes() -> None:
+    data = page_with_lines()
+    serial = [(t.name, t.data) for t in iter_tiles(data, 0, TileOptions(dpi=72, tile_size=256, workers=1))]
+    threaded = [(t.name, t.data) for t in iter_tiles(data, 0, TileOptions(dpi=72, tile_size=256, workers=2))]
+    assert serial == threaded
+    assert serial[0][0] == "10/0_0.png"
+    assert serial[-1][0] == "0/0_0.png"
