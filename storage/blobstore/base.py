@@ -72,7 +72,11 @@ class BlobInfo:
     """Length in bytes."""
 
     sha256: str | None
-    """Lower-case hex SHA-256 of the content, or None where the backend did not record it."""
+    """Lower-case hex SHA-256 of the content, or None where the backend did not record it.
+
+    Writes always return it. ``stat`` may lack it for S3 objects sent in parts without an expected
+    hash (the metadata travels before the last byte); originals always have it, in their key.
+    """
 
     content_type: str
     """Media type given when the object was stored."""

@@ -106,13 +106,14 @@ class LocalBlobStore:
         path = Path(name)
         reader = HashingReader(stream, expected_size=expected_size)
         try:
-            with os.fdopen(descriptor, "wb", buffering=0) as file:
+            with os.fdopen(descriptor, "wb") as file:
                 # The caller's stream raises its own errors; only the writing side is the store's.
                 while chunk := reader.read(CHUNK_SIZE):
                     with _unavailable_on_os_error("write"):
                         file.write(chunk)
                 digest = reader.verify(expected_sha256=expected_sha256)
                 with _unavailable_on_os_error("flush to disk"):
+                    file.flush()
                     os.fsync(file.fileno())
                     status = os.fstat(file.fileno())
         except BaseException:
