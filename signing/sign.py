@@ -46,6 +46,7 @@ from signing.errors import CertificateExpired, FieldProblem, TimestampUnavailabl
 from signing.fonts import SANS, InMemoryFont, single_font_bytes, subset_font
 from signing.seal import accept_seal_png
 
+CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
 STAMP_TIME_FORMAT = "%Y年%m月%d日 %H:%M"
 STAMP_TIME_CHARACTERS = "0123456789年月日时分秒:- "
 
@@ -87,6 +88,8 @@ class StampText:
     """Place recorded in the signature dictionary."""
     font_bytes: bytes | None = None
     """Single-face OpenType font for the stamp text; defaults to Noto Sans CJK SC."""
+    time_zone: dt.tzinfo = CHINA_STANDARD_TIME
+    """Zone of the time printed on the stamp (Beijing time by default, whatever the server's zone)."""
 
 
 def prepare_result(pdf_bytes: bytes, field_specs: Sequence[SignatureFieldSpec]) -> bytes:
@@ -161,6 +164,36 @@ def _check_validity(cert: asn1_x509.Certificate, now: dt.datetime) -> None:
 def _field_states(reader: PdfFileReader) -> dict[str, bool]:
     """Every signature field's name and whether it is already signed."""
     return {name: value is not None for name, value, _ in fields.enumerate_sig_fields(reader)}
+
+
+def _locking_fields(reader: PdfFileReader) -> set[str]:
+    """Fields whose signature locks other fields (they carry a /Lock dictionary)."""
+    return {name for name, _, ref in fields.enumerate_sig_fields(reader) if "/Lock" in ref.get_object()}
+
+
+def _check_order(reader: PdfFileReader, field_name: str, role: SignatureRole) -> None:
+    states = _field_states(reader)
+    if field_name not in states:
+        raise FieldProblem(f"签章域 {field_name} 不存在", f"There is no signature field {field_name}")
+    if states[field_name]:
+        raise FieldProblem(f"签章域 {field_name} 已签章", f"Signature field {field_name} is already signed")
+    already_signed = any(states.values())
+    others_open = [name for name, signed in states.items() if not signed and name != field_name]
+    locking = field_name in _locking_fields(reader)
+    if role is SignatureRole.FIRST_CERTIFY and already_signed:
+        raise FieldProblem("认证签名必须是第一个签名", "The certification signature must be the first signature")
+    if role is not SignatureRole.FIRST_CERTIFY and not already_signed:
+        raise FieldProblem("第一个部门须先进行认证签名", "The first department must certify first")
+    if role is SignatureRole.LAST_LOCK and (others_open or not locking):
+        raise FieldProblem(
+            "最终签章须在其他部门全部签章后签入锁定签章域",
+            "The last signature goes into the locking field after every other department has signed",
+        )
+    if role is not SignatureRole.LAST_LOCK and locking and (others_open or already_signed):
+        raise FieldProblem(
+            f"签章域 {field_name} 会锁定全部签章域，只能由最后一个部门签章",
+            f"Field {field_name} locks all fields; only the last department may sign it",
+        )
 
 
 def _stamp_style(seal_png: bytes, font_bytes: bytes) -> TextStampStyle:
@@ -238,16 +271,7 @@ def sign(
         raise UnsignablePdf("签章证书不可用", "The signing certificate is not available")
     _check_validity(cert, dt.datetime.now(dt.UTC))
     writer = _open_writer(pdf_bytes)
-    states = _field_states(writer.prev)
-    if field_name not in states:
-        raise FieldProblem(f"签章域 {field_name} 不存在", f"There is no signature field {field_name}")
-    if states[field_name]:
-        raise FieldProblem(f"签章域 {field_name} 已签章", f"Signature field {field_name} is already signed")
-    already_signed = any(states.values())
-    if role is SignatureRole.FIRST_CERTIFY and already_signed:
-        raise FieldProblem("认证签名必须是第一个签名", "The certification signature must be the first signature")
-    if role is not SignatureRole.FIRST_CERTIFY and not already_signed:
-        raise FieldProblem("第一个部门须先进行认证签名", "The first department must certify first")
+    _check_order(writer.prev, field_name, role)
     if role is not SignatureRole.FIRST_CERTIFY and timestamper_url is None:
         raise TimestampUnavailable("审批签名需要时间戳服务", "Approval signatures need a timestamp authority")
     last = role is SignatureRole.LAST_LOCK
@@ -300,7 +324,10 @@ def sign(
             writer,
             existing_fields_only=True,
             output=out,
-            appearance_text_params={"signer": signer_name},
+            appearance_text_params={
+                "signer": signer_name,
+                "ts": dt.datetime.now(stamp.time_zone).strftime(STAMP_TIME_FORMAT),
+            },
         )
     except TimestampRequestError as exc:
         raise TimestampUnavailable(

@@ -334,6 +334,19 @@ def test_signing_order_and_fields_are_enforced(chain: Chain, test_pki: SigningPk
         )
     with pytest.raises(FieldProblem):
         prepare_result(chain.prepared, FIELDS)
+    # The locking field is the last department's, and only after every other field is signed.
+    for field_name, role in [("construction", SignatureRole.APPROVE), ("civil_defence", SignatureRole.LAST_LOCK)]:
+        with pytest.raises(FieldProblem) as misplaced:
+            sign(
+                chain.revisions[0],
+                field_name=field_name,
+                signer=test_pki.signer(field_name),
+                seal_png=test_pki.seal(field_name),
+                role=role,
+                timestamper_url=test_pki.timestamp_url,
+                trust_roots=test_pki.trust_roots,
+            )
+        assert "锁定" in misplaced.value.zh
 
 
 def test_garbage_is_a_rejection_with_a_reason(test_pki: SigningPki) -> None:
