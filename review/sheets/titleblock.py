@@ -28,7 +28,7 @@ from review.sheets.disciplines import discipline_by_code, discipline_for_name
 from review.sheets.findings import Finding, Severity
 from review.sheets.numbers import SheetNumber, find_sheet_numbers, normalise_sheet_number
 
-Field = Literal["number", "title", "scale", "date", "institute", "client", "discipline", "paper"]
+Field = Literal["number", "category", "title", "scale", "date", "institute", "client", "discipline", "paper"]
 RawItem = tuple[float, float, float, float, str, float]
 
 
@@ -112,6 +112,8 @@ _LABELS: dict[Field, tuple[str, ...]] = {
     "institute": ("设计单位", "设计院"),
     "client": ("建设单位",),
     "discipline": ("专业", "DISCIPLINE"),
+    # 图别 建施 + 图号 01: the prefix and the number in two cells.
+    "category": ("图别",),
     # Read only so that a paper size (图幅 A1, Формат A4) is not taken for a sheet number.
     "paper": ("图幅", "SHEET SIZE", "PAPER SIZE", "FORMAT", "ФОРМАТ"),
 }
@@ -135,6 +137,7 @@ _SCALE = re.compile(
 )
 _PAPER = re.compile(r"(?:A[0-4]|ARCH|ANSI)\b", re.IGNORECASE)
 _DATE = re.compile(r"\d{2,4}\s*[-./年]\s*\d{1,2}(?:\s*[-./月]\s*\d{1,4}\s*日?)?")
+_DIGITS = re.compile(r"\d{1,4}(?:\.\d{1,4}){0,2}")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -247,6 +250,7 @@ _VALIDATORS: dict[Field, Callable[[str], bool]] = {
     "date": lambda text: _DATE.search(text) is not None,
     "discipline": lambda text: discipline_for_name(text) is not None,
     "paper": lambda text: _PAPER.match(text) is not None,
+    "category": lambda text: not any(ch.isdigit() for ch in text) and normalise_sheet_number(text + "-1") is not None,
     "title": _is_title,
     "institute": _is_title,
     "client": _is_title,
@@ -332,6 +336,7 @@ class _Reading:
     labelled: set[int]
     """Indexes of label lines."""
     unrecognised_number: str | None = None
+    unrecognised_label: _Label | None = None
 
 
 def _read_labels(sheet: _Sheet) -> _Reading:
@@ -344,7 +349,7 @@ def _read_labels(sheet: _Sheet) -> _Reading:
             if _valid(label.field, label.rest):
                 reading.values[label.field] = (label.rest, label)
             elif label.field == "number" and reading.unrecognised_number is None:
-                reading.unrecognised_number = label.rest
+                reading.unrecognised_number, reading.unrecognised_label = label.rest, label
             continue
         candidates = _neighbours(label, sheet.lines, reading.labelled)
         found = next((line for line in candidates if _valid(label.field, line.text)), None)
@@ -353,14 +358,19 @@ def _read_labels(sheet: _Sheet) -> _Reading:
             text = _continued(found, sheet.lines, reading.labelled) if label.field == "title" else found.text
             reading.values[label.field] = (text, label)
         elif label.field == "number" and candidates and reading.unrecognised_number is None:
-            reading.unrecognised_number = candidates[0].text
+            reading.unrecognised_number, reading.unrecognised_label = candidates[0].text, label
     return reading
 
 
 def _number(sheet: _Sheet, reading: _Reading) -> tuple[SheetNumber | None, str | None, float, list[Finding]]:
     if "number" in reading.values:
-        text, label = reading.values["number"]
-        return find_sheet_numbers(text)[0], text, 0.9 if sheet.in_region(label.line) else 0.7, []
+        text, found = reading.values["number"]
+        return find_sheet_numbers(text)[0], text, 0.9 if sheet.in_region(found.line) else 0.7, []
+    written, label = reading.unrecognised_number, reading.unrecognised_label
+    if written is not None and label is not None and "category" in reading.values and _DIGITS.fullmatch(written):
+        combined = normalise_sheet_number(f"{reading.values['category'][0]}-{written}")
+        if combined is not None:
+            return combined, written, 0.9 if sheet.in_region(label.line) else 0.7, []
     paper = reading.values["paper"][0] if "paper" in reading.values else None
     fallback = [
         line
@@ -370,7 +380,6 @@ def _number(sheet: _Sheet, reading: _Reading) -> tuple[SheetNumber | None, str |
     if fallback:
         best = min(fallback, key=lambda line: (-line.size, sheet.corner_distance(line)))
         return normalise_sheet_number(best.text), best.text, 0.5, []
-    written = reading.unrecognised_number
     if written is None:
         return None, None, 0.0, [_NO_NUMBER]
     unrecognised = Finding(

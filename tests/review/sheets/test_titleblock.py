@@ -134,3 +134,18 @@ def test_gost_block_scale_only() -> None:
     block = read_pdf_title_block(sample("pdf_drawings/pdfjs_kompas3d_gost_title_block.pdf").read_bytes(), 0)
     assert block.number is None
     assert block.scale == "1:1"
+
+
+def test_category_and_number_in_separate_cells() -> None:
+    """图别 建施 | 图号 05: the prefix and the number are two fields."""
+    items = [
+        TextItem(800, 540, 820, 550, "图别", 10),
+        TextItem(840, 540, 860, 550, "建施", 10),
+        TextItem(800, 560, 820, 570, "图号", 10),
+        TextItem(840, 560, 855, 570, "05", 10),
+    ]
+    block = read_title_block(items, 1000, 600)
+    assert block.number is not None
+    assert block.number.display == "建施-05"
+    assert block.confidence == pytest.approx(0.9)
+    assert codes(block) == []
