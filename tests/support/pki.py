@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from pyhanko.sign import signers
 
 from signing.pki import DevPki, Organisation, generate_dev_pki, signer_from_pkcs12
 from signing.seal import SealSpec, draw_round_seal
@@ -42,7 +43,7 @@ class SigningPki:
     def trust_roots(self) -> list[bytes]:
         return [self.pki.root_certificate]
 
-    def signer(self, slug: str):  # -> signers.SimpleSigner
+    def signer(self, slug: str) -> signers.SimpleSigner:
         return signer_from_pkcs12(self.pki.signers[slug], self.password)
 
     def seal(self, slug: str) -> bytes:
