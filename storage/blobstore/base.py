@@ -282,8 +282,8 @@ class HashingReader:
         return data
 
     def _fill(self, size: int) -> bytes:
-        # Streams may return short reads; consumers such as the S3 SDK append each piece to a growing
-        # bytes object, which copies quadratically, so gather the pieces and join them once here.
+        # Streams (network bodies above all) may return less than asked. Filling every read lets
+        # consumers take a short read for the end of the stream, as the S3 part reader does.
         first = self._stream.read(size)
         if size < 0 or not first or len(first) >= size:
             return first or b""
