@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from app.platform import Platform
 from app.settings import load_settings
-from storage.db import make_engine, transaction
+from storage.db import make_engine, make_session_factory, transaction
 from storage.migrate import upgrade
 
 # starlette 0.52's test client names ``anyio.abc.BlockingPortal`` in annotations evaluated at import;
@@ -43,18 +42,12 @@ def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("web-template") / "liantu.sqlite3"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
-    with transaction(sessionmaker_for(engine)) as session:
+    with transaction(make_session_factory(engine)) as session:
         seed_demo(session)
     with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return path
-
-
-def sessionmaker_for(engine: Engine):  # type: ignore[no-untyped-def]
-    from storage.db import make_session_factory
-
-    return make_session_factory(engine)
 
 
 def web_settings_env(data_dir: Path, **overrides: str) -> dict[str, str]:

@@ -142,3 +142,10 @@ def test_language_switch_is_saved_for_the_user(client, web_platform):
     client.cookies.clear()
     login(client, "designer")
     assert "My projects" in client.get("/").text
+
+
+@pytest.mark.parametrize("web_settings_overrides", [{"default_locale": "en"}])
+def test_default_locale_setting(client):
+    assert '<html lang="en">' in client.get("/login").text
+    # The browser's stated preference still wins for anonymous visitors.
+    assert '<html lang="zh-CN">' in client.get("/login", headers={"Accept-Language": "zh-CN"}).text
