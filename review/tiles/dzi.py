@@ -41,6 +41,9 @@ pymupdf: Any = _pymupdf
 
 Put = Callable[[str, bytes], None]
 
+TILER_VERSION = 1
+"""Part of the storage key of tiles (with the source hash and the options): bump when the pixels change."""
+
 
 @dataclass(frozen=True)
 class TileOptions:
