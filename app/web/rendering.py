@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,18 @@ def track_label(code: str | None, locale: str) -> str:
     return code or ""
 
 
+def _track_labeller(locale: str, names: dict[str, tuple[str, str]] | None) -> Callable[[str | None], str]:
+    """Names from the ``tracks`` table when the page loaded them, else the standard names."""
+
+    def label(code: str | None) -> str:
+        if names and code in names:
+            zh, en = names[code]
+            return en if locale == "en" else zh
+        return track_label(code, locale)
+
+    return label
+
+
 def when(value: dt.datetime | None) -> str:
     """A timestamp as local-looking ``YYYY-MM-DD HH:MM`` (UTC+8, the platform's time zone)."""
     if value is None:
@@ -82,7 +95,7 @@ def context(conn: HTTPConnection, **values: Any) -> dict[str, Any]:
         "principal": conn.scope.get("principal"),
         "csrf_token": csrf.token_for(session) if "session" in conn.scope else "",
         "current_path": conn.url.path + (f"?{conn.url.query}" if conn.url.query else ""),
-        "track_label": lambda code: track_label(code, locale),
+        "track_label": _track_labeller(locale, values.get("track_names")),
         "when": when,
     }
     base.update(values)
