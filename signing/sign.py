@@ -200,7 +200,9 @@ def _stamp_style(seal_png: bytes, font_bytes: bytes) -> TextStampStyle:
     with Image.open(io.BytesIO(seal_png)) as image:
         seal = image.convert("RGBA")
     return TextStampStyle(
-        stamp_text="%(signer)s\n%(ts)s",
+        # pyHanko always fills %(ts)s with the signing time in the server's zone; the stamp shows
+        # the time in the zone asked for (Beijing time by default) instead.
+        stamp_text="%(signer)s\n%(local_time)s",
         timestamp_format=STAMP_TIME_FORMAT,
         text_box_style=TextBoxStyle(font=InMemoryFont(font_bytes, font_size=8), font_size=8, leading=10),
         inner_content_layout=layout.SimpleBoxLayoutRule(
@@ -326,7 +328,7 @@ def sign(
             output=out,
             appearance_text_params={
                 "signer": signer_name,
-                "ts": dt.datetime.now(stamp.time_zone).strftime(STAMP_TIME_FORMAT),
+                "local_time": dt.datetime.now(stamp.time_zone).strftime(STAMP_TIME_FORMAT),
             },
         )
     except TimestampRequestError as exc:

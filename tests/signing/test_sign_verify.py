@@ -391,3 +391,20 @@ def test_the_last_department_refuses_to_lock_over_a_revoked_signature(chain: Cha
         test_pki.server.publish_crl("issuing.crl", test_pki.pki.crls["issuing.crl"])
     assert "证书" in refused.value.zh
     assert "revoked" in refused.value.en.lower()
+
+
+def test_every_seal_is_visible_on_the_last_page(chain: Chain) -> None:
+    doc = pymupdf.open(stream=chain.final, filetype="pdf")
+    page = doc[-1]
+    height = page.rect.height
+    for spec in FIELDS:
+        x0, y0, x1, y1 = spec.box
+        clip = pymupdf.Rect(x0, height - y1, x1, height - y0)
+        pix = page.get_pixmap(dpi=72, clip=clip)
+        samples = pix.samples
+        pixels = [samples[i : i + pix.n] for i in range(0, len(samples), pix.n)]
+        red = sum(1 for p in pixels if p[0] > 180 and p[1] < 90 and p[2] < 90)
+        dark = sum(1 for p in pixels if max(p[:3]) < 100)
+        assert red > 1500, spec.name  # the seal
+        assert dark > 40, spec.name  # signer name and time below it
+    doc.close()
