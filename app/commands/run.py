@@ -49,7 +49,7 @@ def run(demo: bool) -> None:
     logins = _demo_logins() if demo else []
     platform.close()
 
-    children = [_child("worker"), _child("serve")]
+    children = {"worker": _child("worker"), "serve": _child("serve")}
     stopping = False
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -62,19 +62,19 @@ def run(demo: bool) -> None:
 
     exit_code = 0
     while not stopping:
-        for child in children:
+        for name, child in children.items():
             if child.poll() is not None:
-                click.echo(f"子进程退出 / a process exited ({child.args[-1]}, code {child.returncode})", err=True)
+                click.echo(f"子进程退出 / a process exited ({name}, code {child.returncode})", err=True)
                 exit_code = child.returncode or 1
                 stopping = True
         time.sleep(0.2)
 
     click.echo("正在停止… / stopping…")
-    for child in children:
+    for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for child in children:
+    for child in children.values():
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
