@@ -11,8 +11,18 @@ import click
 @click.option(
     "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Web 进程数 / number of web processes"
 )
-def serve(host: str | None, port: int | None, workers: int) -> None:
-    """启动 Web 服务 / Start the web server."""
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    help="信任其 X-Forwarded-For 的代理地址（逗号分隔，* 为全部）/ proxies whose X-Forwarded-For is trusted",
+)
+def serve(host: str | None, port: int | None, workers: int, forwarded_allow_ips: str) -> None:
+    """启动 Web 服务 / Start the web server.
+
+    Behind a reverse proxy on another host (docker/compose.yaml), pass that proxy's address with
+    ``--forwarded-allow-ips`` so that the login rate limit counts real client addresses, not the proxy's.
+    """
     import uvicorn
 
     from app.platform import get_platform
@@ -26,7 +36,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         port=port or settings.port,
         workers=workers,
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=forwarded_allow_ips,
         log_level="info",
     )
 
