@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pymupdf
 import pytest
+from asn1crypto import crl as asn1_crl
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from signing.errors import CertificateExpired, FieldProblem, TimestampUnavailable, UnsignablePdf
 from signing.pki import Organisation, issue_signing_pkcs12, load_pkcs12, make_crl, signer_from_identity
@@ -408,3 +410,30 @@ def test_every_seal_is_visible_on_the_last_page(chain: Chain) -> None:
         assert red > 1500, spec.name  # the seal
         assert dark > 40, spec.name  # signer name and time below it
     doc.close()
+
+
+def test_validation_data_appended_after_the_document_timestamp_keeps_the_result_valid(
+    chain: Chain, test_pki: SigningPki
+) -> None:
+    # Readers such as Acrobat append a DSS update after the last timestamp; that tail is harmless.
+    stream = io.BytesIO(chain.final)
+    extra_crl = asn1_crl.CertificateList.load(
+        make_crl(test_pki.pki.root_pkcs12, test_pki.password, revoked_serials=[7])
+    )
+    DocumentSecurityStore.add_dss(stream, None, crls=[extra_crl], force_write=True)
+    extended = stream.getvalue()
+    assert len(extended) > len(chain.final)
+    verdict = verify(extended, test_pki.trust_roots)
+    assert verdict.valid, verdict.all_reasons()
+    assert verdict.signatures[-1].coverage is Coverage.ENTIRE_REVISION
+    assert verdict.signatures[-1].modification is Modification.LTA_UPDATES
+
+    # Any other change after the timestamp is not.
+    def rotate(writer: IncrementalPdfFileWriter) -> None:
+        page = writer.root["/Pages"]["/Kids"][-1].get_object()
+        page["/Rotate"] = generic.NumberObject(90)
+        writer.update_container(page)
+
+    verdict = verify(_incremental(extended, rotate), test_pki.trust_roots)
+    assert not verdict.valid
+    assert "tail_uncovered" in codes(verdict)
