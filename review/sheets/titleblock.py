@@ -208,17 +208,41 @@ def _join(texts: Sequence[TextItem]) -> _Line:
     )
 
 
+_BUCKET = 2.0
+"""Height in points of the horizontal strips that open lines are filed under while grouping."""
+
+
 def group_lines(items: Iterable[TextItem]) -> list[_Line]:
-    """Items joined into lines, reading order (top to bottom, left to right)."""
-    pending = sorted(items, key=lambda i: (i.x0, i.y0))
+    """Items joined into lines, reading order (top to bottom, left to right).
+
+    Items are taken left to right; open lines are filed by the vertical centre of their last item, so
+    each item only looks at lines in the few strips around its own centre. A line whose end lies too
+    far to the left to be continued is dropped from the index (not from the result).
+    """
     lines: list[list[TextItem]] = []
-    for item in pending:
-        for line in lines:
-            if _joinable(line[-1], item):
-                line.append(item)
-                break
-        else:
+    index: dict[int, list[int]] = {}
+    for item in sorted(items, key=lambda i: (i.x0, i.y0)):
+        reach = 0.7 * item.height + 1
+        chosen: int | None = None
+        for strip in range(math.floor((item.cy - reach) / _BUCKET), math.floor((item.cy + reach) / _BUCKET) + 1):
+            open_lines = index.get(strip)
+            if not open_lines:
+                continue
+            # Items come left to right: a line ending this far left can never be continued.
+            open_lines[:] = [
+                n for n in open_lines if lines[n][-1].x1 + 3 * max(lines[n][-1].height, item.height) >= item.x0
+            ]
+            for number in open_lines:
+                if _joinable(lines[number][-1], item) and (chosen is None or number < chosen):
+                    chosen = number
+        if chosen is None:
+            chosen = len(lines)
             lines.append([item])
+        else:
+            last = lines[chosen][-1]
+            index[math.floor(last.cy / _BUCKET)].remove(chosen)
+            lines[chosen].append(item)
+        index.setdefault(math.floor(item.cy / _BUCKET), []).append(chosen)
     joined = [_join(line) for line in lines]
     return sorted(joined, key=lambda line: (line.y0, line.x0))
 
