@@ -400,3 +400,43 @@ class TaskRun(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+
+
+class UploadState(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+
+class UploadSession(Base):
+    """A resumable upload: the file arrives in numbered chunks, then becomes one original."""
+
+    __tablename__ = "upload_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    """Declared total size in bytes."""
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 the client computed, if it sent one; checked when the chunks are joined."""
+    state: Mapped[UploadState] = mapped_column(_enum(UploadState), default=UploadState.OPEN)
+    drawing_file_id: Mapped[int | None] = mapped_column(ForeignKey("drawing_files.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+    chunks: Mapped[list[UploadChunk]] = relationship(cascade="all, delete-orphan", order_by="UploadChunk.index")
+
+
+class UploadChunk(Base):
+    """One received chunk of an upload, kept as a derived object until the upload completes."""
+
+    __tablename__ = "upload_chunks"
+
+    upload_id: Mapped[str] = mapped_column(ForeignKey("upload_sessions.id", ondelete="CASCADE"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    object_key: Mapped[str] = mapped_column(String(300))
