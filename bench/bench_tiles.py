@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "samples" / "pdf_drawings" / "pdfjs_landscape_site_plan_archD.pdf"
 
 A0_POINTS = (3370.39, 2383.94)
+WORKERS = 2
 
 
 def dense_a0(paths: int, seed: int = 1) -> bytes:
@@ -66,7 +67,7 @@ def _child(mode: str, pdf: str, dpi: float) -> None:
         def put(name: str, blob: bytes) -> None:
             count[0] += 1
 
-        build_pyramid(data, 0, put, TileOptions(dpi=dpi))
+        build_pyramid(data, 0, put, TileOptions(dpi=dpi, workers=WORKERS))
         tiles = count[0]
     seconds = time.perf_counter() - start
     print(f"{seconds:.3f} {tiles} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")

@@ -202,7 +202,7 @@ def _render_band(display_list: Any, scale: float, width: int, top: int, bottom: 
         # MuPDF rounds the clip outwards by a pixel at most; copy into the exact band.
         exact = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, top, width, bottom), False)
         exact.clear_with(255)
-        exact.copy(pixmap, pixmap.irect & exact.irect)
+        exact.copy(pixmap, pymupdf.IRect(pixmap.irect) & pymupdf.IRect(exact.irect))
         pixmap = exact
     return pixmap
 

@@ -173,3 +173,19 @@ def test_worker_threads_keep_order_and_bytes() -> None:
     assert serial == threaded
     assert serial[0][0] == "10/0_0.png"
     assert serial[-1][0] == "0/0_0.png"
+
+
+def test_band_rounded_outwards_is_trimmed_to_the_exact_rows() -> None:
+    from review.tiles.dzi import _render_band
+
+    class RoundsOutwards:
+        """A display list whose pixmap comes back one pixel larger on three sides, as MuPDF may round."""
+
+        def get_pixmap(self, matrix: object, clip: object, alpha: bool) -> pymupdf.Pixmap:
+            pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 9, 101, 21), False)
+            pixmap.clear_with(0)
+            return pixmap
+
+    band = _render_band(RoundsOutwards(), 1.0, 100, 10, 20)
+    assert (band.x, band.y, band.width, band.height) == (0, 10, 100, 10)
+    assert band.pixel(99, 9) == (0, 0, 0)
