@@ -69,7 +69,6 @@ def build_celery(settings: Settings, *, broker_options: dict[str, Any] | None = 
         # 10 s). There are no results to save here, and running a finished task again does nothing.
         worker_lost_wait=2.0,
         worker_send_task_events=False,
-        worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         enable_utc=True,
         timezone="UTC",

@@ -181,7 +181,12 @@ def job(name: str, *, retry: RetryPolicy | None = None) -> Callable[[JobFunction
 def execute(task: Task, function: JobFunction, policy: RetryPolicy, ids: dict[str, Any]) -> None:
     platform = get_platform()
     run_id = str(task.request.id)
-    attempt = claim(platform, run_id, policy.max_attempts)
+    try:
+        attempt = claim(platform, run_id, policy.max_attempts)
+    except policy.transient as exc:
+        # The database was not reachable: nothing was recorded, so simply try again later.
+        retries = int(task.request.retries or 0)
+        raise task.retry(exc=exc, countdown=policy.countdown(retries), max_retries=policy.max_retries) from exc
     if attempt is None:
         return
     run = JobRun(id=run_id, name=task.name, attempt=attempt, platform=platform)
