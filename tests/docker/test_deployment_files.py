@@ -46,10 +46,21 @@ def test_compose_runs_two_web_and_two_worker_containers_on_the_services() -> Non
     services = _compose()["services"]
     assert isinstance(services, dict)
     assert {"postgres", "redis", "minio", "minio-bucket", "migrate", "proxy"} <= services.keys()
-    commands = [service.get("command") for service in services.values()]
-    assert commands.count(["serve"]) == 2
+    commands = [service.get("command") or [""] for service in services.values()]
+    assert sum(1 for command in commands if command[0] == "serve") == 2
     assert commands.count(["worker"]) == 2
     assert "mc mb" in " ".join(services["minio-bucket"]["command"])
+
+
+def test_web_containers_trust_only_a_forwarded_address_the_proxy_overwrote() -> None:
+    services = _compose()["services"]
+    assert isinstance(services, dict)
+    for name in ("web1", "web2"):
+        assert "--forwarded-allow-ips" in services[name]["command"]
+        assert "ports" not in services[name]
+    nginx = (ROOT / "docker" / "nginx.conf").read_text()
+    assert "$proxy_add_x_forwarded_for" not in nginx
+    assert nginx.count("X-Forwarded-For $remote_addr") == 2
 
 
 def test_dockerfile_copies_only_what_exists() -> None:
