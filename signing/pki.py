@@ -30,6 +30,8 @@ ADOBE_AUTHENTIC_DOCUMENTS = ObjectIdentifier("1.2.840.113583.1.1.5")
 """Adobe Authentic Documents Trust, understood by PDF readers."""
 
 _KEY_BITS = 2048
+CRL_VALIDITY = dt.timedelta(days=7)
+"""How far ahead a CRL's next update lies, as with a CA publishing weekly."""
 
 
 @dataclass(frozen=True)
@@ -187,12 +189,16 @@ def generate_dev_pki(
     crl_base_url: str | None = None,
     now: dt.datetime | None = None,
     validity: dt.timedelta = dt.timedelta(days=730),
+    tsa_validity: dt.timedelta | None = None,
+    crl_validity: dt.timedelta = CRL_VALIDITY,
 ) -> DevPki:
     """Generate root CA, issuing CA, TSA and one signing certificate per organisation.
 
     With ``crl_base_url`` every certificate names a CRL distribution point below that URL
     (``root.crl`` for certificates issued by the root, ``issuing.crl`` for the others), and the
-    returned ``crls`` hold the matching, empty CRLs to publish there.
+    returned ``crls`` hold the matching, empty CRLs to publish there. Signing certificates are
+    valid for ``validity``, the TSA for ``tsa_validity`` (default: the same), the issuing CA three
+    times and the root five times as long. The CRLs' next update is ``crl_validity`` away.
     """
     start = (now or _now()) - dt.timedelta(minutes=5)
     root_key = _new_key()
@@ -232,7 +238,7 @@ def generate_dev_pki(
         issuing,
         issuing_key,
         not_before=start,
-        not_after=start + validity,
+        not_after=start + (tsa_validity or validity),
         extensions=[
             (_key_usage(signing=True), True),
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True),
@@ -245,7 +251,10 @@ def generate_dev_pki(
     }
     crls = {}
     if crl_base_url:
-        crls = {"root.crl": _crl(root, now=now), "issuing.crl": _crl(issuing, now=now)}
+        crls = {
+            "root.crl": _crl(root, now=now, validity=crl_validity),
+            "issuing.crl": _crl(issuing, now=now, validity=crl_validity),
+        }
     return DevPki(
         root_certificate=root_cert.public_bytes(serialization.Encoding.DER),
         issuing_certificate=issuing_cert.public_bytes(serialization.Encoding.DER),
@@ -298,13 +307,19 @@ def issue_signing_pkcs12(
     return _bundle(organisation.slug, key, cert, (issuer.certificate, *issuer_chain), password)
 
 
-def _crl(issuer: _Authority, *, now: dt.datetime | None, revoked: Iterable[int] = ()) -> bytes:
+def _crl(
+    issuer: _Authority,
+    *,
+    now: dt.datetime | None,
+    revoked: Iterable[int] = (),
+    validity: dt.timedelta = CRL_VALIDITY,
+) -> bytes:
     moment = now or _now()
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.certificate.subject)
         .last_update(moment - dt.timedelta(minutes=5))
-        .next_update(moment + dt.timedelta(days=7))
+        .next_update(moment + validity)
         .add_extension(x509.CRLNumber(int(moment.timestamp())), critical=False)
     )
     issuer_public = issuer.certificate.public_key()

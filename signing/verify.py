@@ -9,6 +9,7 @@ is a rejection with a reason, never an exception.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import io
@@ -88,6 +89,9 @@ class SignatureReport:
     """The changes respect the certification's permissions."""
     reasons: tuple[Reason, ...]
     """Every problem found; empty when the signature is fine."""
+    trusted_at: dt.datetime | None = None
+    """Set when the certificate was trusted not now but at the time of a later, trusted document
+    timestamp (长期验证, PAdES B-LTA): the timestamp proves the signature existed while it was valid."""
 
     @property
     def ok(self) -> bool:
@@ -126,11 +130,16 @@ def _rejection(code: str, zh: str, en: str) -> Verdict:
     return Verdict(valid=False, signatures=(), reasons=(_reason(code, zh, en),))
 
 
-def _context(reader: PdfFileReader, trust_roots: Sequence[bytes]) -> ValidationContext:
+def _context(
+    reader: PdfFileReader, trust_roots: Sequence[bytes], moment: dt.datetime | None, *, archived: bool = False
+) -> ValidationContext:
     kwargs: dict[str, Any] = {
         "trust_roots": [asn1_x509.Certificate.load(root) for root in trust_roots],
         "allow_fetching": False,
         "revocation_mode": "soft-fail",
+        "moment": moment,
+        # Revocation data embedded at signing time describes the certificate at the archive time.
+        "retroactive_revinfo": archived,
     }
     try:
         return DocumentSecurityStore.read_dss(reader).as_validation_context(kwargs)
@@ -237,13 +246,42 @@ def _report(embedded: EmbeddedPdfSignature, context: ValidationContext) -> Signa
     )
 
 
-def verify(pdf_bytes: bytes, trust_roots: Sequence[bytes]) -> Verdict:
-    """Validate every signature of a PDF against the trust roots (DER certificates)."""
+def _trust_by_archive_timestamp(
+    reader: PdfFileReader,
+    embedded: Sequence[EmbeddedPdfSignature],
+    reports: tuple[SignatureReport, ...],
+    trust_roots: Sequence[bytes],
+) -> tuple[SignatureReport, ...]:
+    """Re-validate, at the time of the last trusted document timestamp, signatures whose
+    certificates are no longer valid now (expired after signing): PAdES long-term validation."""
+    archive = next((r for r in reversed(reports) if r.is_timestamp and r.ok and r.timestamp_time is not None), None)
+    if archive is None or archive.timestamp_time is None:
+        return reports
+    archive_index = reports.index(archive)
+    archived_context = _context(reader, trust_roots, archive.timestamp_time, archived=True)
+    updated = list(reports)
+    for index in range(archive_index):
+        report = reports[index]
+        if report.trusted or not (report.intact and report.valid):
+            continue
+        again = _report(embedded[index], archived_context)
+        if again.trusted:
+            updated[index] = dataclasses.replace(again, trusted_at=archive.timestamp_time)
+    return tuple(updated)
+
+
+def verify(pdf_bytes: bytes, trust_roots: Sequence[bytes], *, at: dt.datetime | None = None) -> Verdict:
+    """Validate every signature of a PDF against the trust roots (DER certificates).
+
+    ``at`` is the validation time (default: now). A signature whose certificate has expired by
+    then still counts as trusted when a later document timestamp, trusted at ``at``, shows that
+    it was made while the certificate was valid.
+    """
     try:
         reader = PdfFileReader(io.BytesIO(pdf_bytes))
         embedded = list(reader.embedded_signatures)
         unsigned = tuple(name for name, value, _ in fields.enumerate_sig_fields(reader) if value is None)
-        context = _context(reader, trust_roots)
+        context = _context(reader, trust_roots, at)
     except Exception as exc:  # noqa: BLE001 - a file that does not parse is rejected, whatever the cause
         return _rejection(
             "unreadable",
@@ -252,7 +290,9 @@ def verify(pdf_bytes: bytes, trust_roots: Sequence[bytes]) -> Verdict:
         )
     if not embedded:
         return _rejection("unsigned", "文档没有签章", "The document has no signature")
-    reports = tuple(_report(sig, context) for sig in embedded)
+    reports = _trust_by_archive_timestamp(
+        reader, embedded, tuple(_report(sig, context) for sig in embedded), trust_roots
+    )
     reasons = []
     last = reports[-1]
     # Validation data appended after the last timestamp (a DSS update, as many B-LTA writers do)

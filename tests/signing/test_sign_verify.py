@@ -24,7 +24,7 @@ from signing.errors import CertificateExpired, FieldProblem, TimestampUnavailabl
 from signing.pki import Organisation, issue_signing_pkcs12, load_pkcs12, make_crl, signer_from_identity
 from signing.sign import SignatureFieldSpec, SignatureRole, prepare_result, sign
 from signing.verify import Coverage, Modification, verify
-from tests.support.pki import SigningPki
+from tests.support.pki import SIGNER_VALIDITY, SigningPki
 
 FIELDS = [
     SignatureFieldSpec("fire", -1, (40, 40, 190, 210), "消防审查"),
@@ -437,3 +437,20 @@ def test_validation_data_appended_after_the_document_timestamp_keeps_the_result_
     verdict = verify(_incremental(extended, rotate), test_pki.trust_roots)
     assert not verdict.valid
     assert "tail_uncovered" in codes(verdict)
+
+
+def test_the_document_timestamp_keeps_signatures_valid_after_their_certificates_expire(
+    chain: Chain, test_pki: SigningPki
+) -> None:
+    later = dt.datetime.now(dt.UTC) + SIGNER_VALIDITY + dt.timedelta(days=200)
+    verdict = verify(chain.final, test_pki.trust_roots, at=later)
+    assert verdict.valid, verdict.all_reasons()
+    stamp_time = verdict.signatures[-1].timestamp_time
+    assert stamp_time is not None
+    assert [s.trusted_at for s in verdict.signatures[:3]] == [stamp_time] * 3
+    # Without a document timestamp, the same signatures are no longer trusted by then.
+    partial = verify(chain.revisions[1], test_pki.trust_roots, at=later)
+    assert not partial.valid
+    assert {r.code for r in partial.signatures[0].reasons} >= {"not_trusted"}
+    # Today no archive time is needed.
+    assert all(s.trusted_at is None for s in verify(chain.final, test_pki.trust_roots).signatures)

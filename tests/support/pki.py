@@ -6,6 +6,7 @@ on a free port, polled until it answers, and stopped at the end of the session.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +21,7 @@ from signing.seal import SealSpec, draw_round_seal
 from signing.tsa import TimestampServer
 
 PASSWORD = b"liantu-test-password"
+SIGNER_VALIDITY = dt.timedelta(days=730)
 
 DEPARTMENTS = (
     Organisation("某市消防救援支队", "某市消防救援支队", "消防审查", "fire"),
@@ -68,7 +70,17 @@ def _wait_until_ready(url: str, deadline_seconds: float = 10.0) -> None:
 @pytest.fixture(scope="session")
 def test_pki() -> Iterator[SigningPki]:
     server = TimestampServer()
-    pki = generate_dev_pki(DEPARTMENTS, password=PASSWORD, crl_base_url=server.endpoints.crl_base_url)
+    # The TSA outlives the signing certificates, as an archive TSA does: long-term validation is testable.
+    pki = generate_dev_pki(
+        DEPARTMENTS,
+        password=PASSWORD,
+        crl_base_url=server.endpoints.crl_base_url,
+        validity=SIGNER_VALIDITY,
+        tsa_validity=dt.timedelta(days=3650),
+        # Long-lived CRLs stand in for the revocation data an archive refreshes before each new
+        # document timestamp, so that validation years ahead can be tested.
+        crl_validity=dt.timedelta(days=3650),
+    )
     server.configure(pki.tsa_pkcs12, PASSWORD, pki.crls)
     server.start()
     try:
