@@ -342,3 +342,47 @@ def sign(
     except (PyHankoSigningError, PdfError, ValueError) as exc:
         raise UnsignablePdf(f"签章失败：{exc}", f"Signing failed: {exc}") from exc
     return out.getvalue()
+
+
+def renew_archive_timestamp(
+    pdf_bytes: bytes,
+    *,
+    timestamper_url: str,
+    trust_roots: Sequence[bytes],
+    fetch_revocation: bool = True,
+    timeout: float = 10.0,
+) -> bytes:
+    """Extend a sealed result's timestamp chain (归档时间戳续期): fresh validation data for the last
+    document timestamp, then a new document timestamp over everything, by incremental update.
+
+    Run it for archived results before the last timestamp's TSA certificate expires, so that the
+    seals stay verifiable after every certificate involved has expired.
+    """
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf_bytes))
+        has_timestamp = any(sig.sig_object_type == "/DocTimeStamp" for sig in reader.embedded_signatures)
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise UnsignablePdf(f"PDF 文件无法读取：{exc}", f"The PDF cannot be read: {exc}") from exc
+    if not has_timestamp:
+        raise FieldProblem("文档没有文档时间戳，无法续期", "The document has no document timestamp to renew")
+    context = ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(root) for root in trust_roots],
+        allow_fetching=fetch_revocation,
+        revocation_mode="soft-fail",
+    )
+    out = io.BytesIO()
+    try:
+        signers.PdfTimeStamper(HTTPTimeStamper(timestamper_url, timeout=timeout)).update_archival_timestamp_chain(
+            reader, context, in_place=False, output=out
+        )
+    except TimestampRequestError as exc:
+        raise TimestampUnavailable(
+            f"时间戳服务不可用：{timestamper_url}", f"The timestamp authority is unavailable: {timestamper_url}"
+        ) from exc
+    except (TimeoutError, OSError) as exc:
+        raise TimestampUnavailable(
+            f"时间戳服务或证书吊销信息无法访问：{exc}", f"Timestamp or revocation service unreachable: {exc}"
+        ) from exc
+    except (PyHankoSigningError, PdfError, ValueError) as exc:
+        raise UnsignablePdf(f"时间戳续期失败：{exc}", f"Renewing the archive timestamp failed: {exc}") from exc
+    return out.getvalue()

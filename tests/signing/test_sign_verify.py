@@ -22,7 +22,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from signing.errors import CertificateExpired, FieldProblem, TimestampUnavailable, UnsignablePdf
 from signing.pki import Organisation, issue_signing_pkcs12, load_pkcs12, make_crl, signer_from_identity
-from signing.sign import SignatureFieldSpec, SignatureRole, prepare_result, sign
+from signing.sign import SignatureFieldSpec, SignatureRole, prepare_result, renew_archive_timestamp, sign
 from signing.verify import Coverage, Modification, verify
 from tests.support.pki import SIGNER_VALIDITY, SigningPki
 
@@ -454,3 +454,23 @@ def test_the_document_timestamp_keeps_signatures_valid_after_their_certificates_
     assert {r.code for r in partial.signatures[0].reasons} >= {"not_trusted"}
     # Today no archive time is needed.
     assert all(s.trusted_at is None for s in verify(chain.final, test_pki.trust_roots).signatures)
+
+
+def test_the_archive_timestamp_chain_can_be_renewed(chain: Chain, test_pki: SigningPki) -> None:
+    renewed = renew_archive_timestamp(
+        chain.final, timestamper_url=test_pki.timestamp_url, trust_roots=test_pki.trust_roots
+    )
+    assert renewed.startswith(chain.final)
+    verdict = verify(renewed, test_pki.trust_roots)
+    assert verdict.valid, verdict.all_reasons()
+    stamps = [s for s in verdict.signatures if s.is_timestamp]
+    assert len(stamps) == 2
+    # pyHanko appends the new timestamp's own validation data after it: a DSS-only tail.
+    assert stamps[-1].coverage in {Coverage.ENTIRE_FILE, Coverage.ENTIRE_REVISION}
+    assert stamps[-1].modification in {Modification.NONE, Modification.LTA_UPDATES}
+    assert stamps[0].modification is Modification.LTA_UPDATES
+    assert stamps[-1].timestamp_time > stamps[0].timestamp_time
+    with pytest.raises(FieldProblem):
+        renew_archive_timestamp(
+            chain.revisions[1], timestamper_url=test_pki.timestamp_url, trust_roots=test_pki.trust_roots
+        )
