@@ -3,8 +3,10 @@
 Every signature and document timestamp is validated against the given trust roots, using the
 certificates and CRLs embedded in the document (no network access). A document is valid only if
 every signature is intact, trusted, covers a whole revision, is followed by nothing beyond form
-filling, and the last signature or timestamp covers the whole file. Anything that cannot be parsed
-is a rejection with a reason, never an exception.
+filling, and the last signature or timestamp covers the whole file (validation data appended after
+it is accepted when the difference analysis finds nothing else). A signature whose certificate
+expired after signing stays trusted through a later document timestamp that is trusted now.
+Anything that cannot be parsed is a rejection with a reason, never an exception.
 """
 
 from __future__ import annotations
