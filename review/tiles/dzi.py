@@ -7,10 +7,10 @@ Why it is built this way (see FINDINGS.md, "Tiles"):
 
 - The page is read once into a MuPDF display list; the top level is rendered from it in horizontal bands
   (clip rectangles) a few tile rows high, so the full-resolution raster (~420 MB RGB for A0) never exists.
-- Each band is cut into tiles and also halved (Pillow's 2 x 2 box filter ``reduce``, faster than MuPDF's
-  subsampling here) into the level below, which is the only full level kept in memory (a quarter of the
-  top). Lower levels come from halving again, never from re-rendering: halving a raster is far cheaper
-  than rasterising vector linework again.
+- Each band is cut into tiles and also halved into the level below (Pillow's 2 x 2 box filter ``reduce``,
+  faster than MuPDF's subsampling here, on a worker thread); that level is the only full one kept in
+  memory (a quarter of the top). Lower levels come from halving again, never from re-rendering: halving
+  a raster is far cheaper than rasterising vector linework again.
 - Tiles are cut straight from the sample buffers into PNG scanlines (``review/tiles/png.py``).
 - Tiles that are entirely white (most of a drawing sheet) are encoded once per tile size and reused.
 - PNG without row filters at zlib level 1 (``review/tiles/png.py``): linework compresses well even so, and
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import pymupdf as _pymupdf
 from PIL import Image
@@ -40,6 +40,7 @@ from review.tiles.png import encode_scanlines, scanlines
 pymupdf: Any = _pymupdf
 
 Put = Callable[[str, bytes], None]
+T = TypeVar("T")
 
 TILER_VERSION = 1
 """Part of the storage key of tiles (with the source hash and the options): bump when the pixels change."""
@@ -164,6 +165,10 @@ class _Encoder:
         while len(self.pending) > self.depth:
             yield self._oldest()
 
+    def run(self, job: Callable[..., T], *args: Any) -> Future[T] | T:
+        """``job(*args)`` on a worker, or here when there are none; the job must not call MuPDF."""
+        return job(*args) if self.pool is None else self.pool.submit(job, *args)
+
     def flush(self) -> Iterator[Tile]:
         while self.pending:
             yield self._oldest()
@@ -207,11 +212,14 @@ def _render_band(display_list: Any, scale: float, width: int, top: int, bottom: 
     return pixmap
 
 
-def _halved(band: Any, first_row: int, last_row: int) -> Image.Image:
-    """Rows ``first_row`` to ``last_row`` (absolute) of a band, halved with a 2 x 2 box filter."""
-    stride, top = band.stride, band.y
-    core = band.samples_mv[(first_row - top) * stride : (last_row - top) * stride]
-    return Image.frombytes("RGB", (band.width, last_row - first_row), core).reduce(2)
+def _halve(pixels: memoryview, width: int, height: int) -> Image.Image:
+    """RGB rows halved with a 2 x 2 box filter (Pillow releases the GIL while it works)."""
+    return Image.frombytes("RGB", (width, height), pixels).reduce(2)
+
+
+def _paste(level: Image.Image, halving: tuple[Future[Image.Image] | Image.Image, int, Any]) -> None:
+    half, top, _band = halving
+    level.paste(half if isinstance(half, Image.Image) else half.result(), (0, top))
 
 
 def _page_pyramid(page: Any, options: TileOptions) -> tuple[Pyramid, float]:
@@ -255,6 +263,9 @@ def _levels(
     top_level, ts, overlap = pyramid.max_level, pyramid.tile_size, pyramid.overlap
     _, rows = pyramid.grid(top_level)
     below = Image.new("RGB", pyramid.level_size(top_level - 1), "white") if top_level else None
+    # The halving of the previous band runs on a worker while this band is cut; the band is kept alive
+    # until then, since the worker reads its samples.
+    halving: tuple[Future[Image.Image] | Image.Image, int, Any] | None = None
     for first in range(0, rows, options.band_rows):
         band_rows = range(first, min(rows, first + options.band_rows))
         core_top, core_bottom = first * ts, min(pyramid.height, band_rows[-1] * ts + ts)
@@ -262,9 +273,14 @@ def _levels(
         band = _render_band(display_list, scale, pyramid.width, top, bottom)
         yield from _cut(_Rows(band.samples_mv, band.stride, top), pyramid, top_level, rows=band_rows, encoder=encoder)
         if below is not None:
+            if halving is not None:
+                _paste(below, halving)
             # Band cores start on even rows (the tile size is even), so their halves line up in the level below.
-            below.paste(_halved(band, core_top, core_bottom), (0, core_top // 2))
+            core = band.samples_mv[(core_top - top) * band.stride : (core_bottom - top) * band.stride]
+            halving = (encoder.run(_halve, core, pyramid.width, core_bottom - core_top), core_top // 2, band)
         del band
+    if below is not None and halving is not None:
+        _paste(below, halving)
     level_image = below
     for level in range(top_level - 1, -1, -1):
         if level_image is None:
