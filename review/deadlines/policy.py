@@ -6,11 +6,14 @@ non-positive days are refused when the configuration is read, an unknown track w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from review.deadlines.calendar import WorkCalendar
+from review.deadlines.clock import DEFAULT_HOURS, DeadlineStatus, OfficeHours, deadline_status, deadline_with_pauses
 from review.deadlines.errors import DeadlinePolicyInvalid, UnknownTrack
 
 _LIMIT_KEYS = frozenset({"first_review", "re_review"})
@@ -43,6 +46,23 @@ class DeadlinePolicy:
         if limit is None:
             raise UnknownTrack(track)
         return limit.first_review if round_number == 1 else limit.re_review
+
+    def deadline(
+        self,
+        track: str,
+        round_number: int,
+        start: dt.datetime,
+        calendar: WorkCalendar,
+        *,
+        pauses: Sequence[tuple[dt.datetime, dt.datetime | None]] = (),
+        hours: OfficeHours = DEFAULT_HOURS,
+    ) -> dt.datetime | None:
+        """The deadline of one track review started at ``start``; ``None`` while a pause is open."""
+        return deadline_with_pauses(start, self.days_for(track, round_number), pauses, calendar, hours)
+
+    def status(self, deadline: dt.datetime, now: dt.datetime, calendar: WorkCalendar) -> DeadlineStatus:
+        """Due-soon and overdue flags with this policy's threshold."""
+        return deadline_status(deadline, now, calendar, due_soon_days=self.due_soon_days)
 
 
 def _days(track: str, key: str, value: object) -> int:

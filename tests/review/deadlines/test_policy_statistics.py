@@ -1,10 +1,13 @@
 import codecs
 import csv
+import datetime as dt
 import io
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from review.deadlines.calendar import china_calendar
 from review.deadlines.errors import DeadlinePolicyInvalid, InvalidDeadlineInput, UnknownTrack
 from review.deadlines.policy import EXAMPLE_POLICY, parse_policy
 from review.deadlines.statistics import (
@@ -32,6 +35,20 @@ def test_policy_per_track_and_round() -> None:
     assert "lightning" in unknown.value.zh
     with pytest.raises(DeadlinePolicyInvalid):
         policy.days_for("fire", 0)
+
+
+def test_policy_computes_track_deadlines() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    calendar = china_calendar()
+    policy = parse_policy({"fire": {"first_review": 10, "re_review": 5}})
+    start = dt.datetime(2025, 9, 26, 9, tzinfo=shanghai)  # Friday before National Day
+    first = policy.deadline("fire", 1, start, calendar)
+    # 9/28 (Sun, working), 9/29, 9/30, then 10/1–10/8 off, 10/9, 10/10, 10/11 (Sat, working), 10/13, 10/14, 10/15, 10/16
+    assert first == dt.datetime(2025, 10, 16, 17, 30, tzinfo=shanghai)
+    assert policy.deadline("fire", 2, start, calendar) == dt.datetime(2025, 10, 10, 17, 30, tzinfo=shanghai)
+    assert policy.deadline("fire", 1, start, calendar, pauses=[(start, None)]) is None
+    status = policy.status(first, dt.datetime(2025, 10, 14, 9, tzinfo=shanghai), calendar)
+    assert (status.working_days_left, status.due_soon, status.overdue) == (2, True, False)
 
 
 @pytest.mark.parametrize(
