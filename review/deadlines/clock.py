@@ -13,7 +13,9 @@ count its first day; the last day ends when business stops, where there are busi
   the day of the later instant counts, a started day as a whole one: a reply at 10:00 on the
   deadline day has used the whole period. Hence ``working_days_between(s, add_working_days(s, n)) == n``.
 * **Paused clock (暂停计时).** While the designer holds the submission (补正、修改), the clock stops;
-  when it comes back the return is a new receipt: its day is not counted either.
+  when it comes back the return is a new receipt: its day is not counted either. A pause begun
+  on the last day, before the deadline, leaves the rest of that day: the period then ends at the
+  close of the day the submission comes back.
 
 Every datetime must be timezone-aware; results are in Asia/Shanghai.
 """
@@ -61,6 +63,11 @@ def receipt_day(moment: dt.datetime, calendar: WorkCalendar, hours: OfficeHours 
     return calendar.next_working_day(day)
 
 
+def _check_days(days: int) -> None:
+    if days < 0:
+        raise InvalidDeadlineInput(f"工作日数不能为负：{days}", f"a number of working days cannot be negative: {days}")
+
+
 def _end_of(day: dt.date, hours: OfficeHours) -> dt.datetime:
     if hours.end_at_close:
         return dt.datetime.combine(day, hours.close, tzinfo=SHANGHAI)
@@ -71,10 +78,7 @@ def add_working_days(
     start: dt.datetime, days: int, calendar: WorkCalendar, hours: OfficeHours = DEFAULT_HOURS
 ) -> dt.datetime:
     """The deadline ``days`` working days after ``start`` (0 days: the close of the receipt day)."""
-    if days < 0:
-        raise InvalidDeadlineInput(
-            f"工作日数不能为负：{days}", f"the number of working days cannot be negative: {days}"
-        )
+    _check_days(days)
     day = receipt_day(start, calendar, hours)
     for _ in range(days):
         day = calendar.next_working_day(day)
@@ -137,23 +141,22 @@ def deadline_with_pauses(
 
     Pauses are ordered, do not overlap and begin after ``start``; the last may still be open
     (end ``None``), in which case the deadline is unknown and ``None`` is returned — unless the
-    period had already run out before that pause began. A pause that begins after the period has
-    run out does not move the deadline.
+    period had already run out before that pause began. A pause that begins at or after the
+    deadline does not move it; one that begins on the last day, before the deadline, leaves
+    0 days, so the period ends at the close of the day the submission comes back.
     """
-    if days < 0:
-        raise InvalidDeadlineInput(
-            f"工作日数不能为负：{days}", f"the number of working days cannot be negative: {days}"
-        )
+    _check_days(days)
     _check_intervals(pauses, "pauses")
     if pauses and _local(pauses[0][0], "pause") < _local(start, "start"):
         raise InvalidDeadlineInput("暂停早于计时开始", "a pause begins before the clock started")
     remaining = days
     running_since = start
     for paused_at, resumed_at in pauses:
-        used = working_days_between(running_since, paused_at, calendar, hours)
-        if used >= remaining:
+        if paused_at >= add_working_days(running_since, remaining, calendar, hours):
             break
-        remaining -= used
+        # A pause on the last day keeps the rest of that day: 0 days remain, the period then
+        # ends at the close of the day the submission comes back.
+        remaining -= working_days_between(running_since, paused_at, calendar, hours)
         if resumed_at is None:
             return None
         running_since = resumed_at

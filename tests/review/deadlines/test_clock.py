@@ -1,4 +1,5 @@
 import datetime as dt
+import random
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -106,6 +107,15 @@ def test_open_pause_and_pause_after_expiry() -> None:
     assert deadline_with_pauses(start, 5, late_pause, CAL) == at(2025, 3, 10, 17, 30)
 
 
+def test_pause_on_the_last_day_keeps_the_rest_of_that_day() -> None:
+    start = at(2025, 3, 3)
+    assert add_working_days(start, 2, CAL) == at(2025, 3, 5, 17, 30)
+    pauses = [(at(2025, 3, 5, 10), at(2025, 3, 10, 9))]
+    assert deadline_with_pauses(start, 2, pauses, CAL) == at(2025, 3, 10, 17, 30)
+    after_the_deadline = [(at(2025, 3, 5, 17, 30), at(2025, 3, 10, 9))]
+    assert deadline_with_pauses(start, 2, after_the_deadline, CAL) == at(2025, 3, 5, 17, 30)
+
+
 def test_pause_across_national_day_2025() -> None:
     start = at(2025, 9, 24)  # Wednesday
     pauses = [(at(2025, 9, 26, 9), at(2025, 10, 9, 9))]
@@ -140,3 +150,24 @@ def test_due_soon_and_overdue() -> None:
     over_holiday = deadline_status(at(2025, 2, 5, 17, 30), at(2025, 1, 27), CAL)
     assert over_holiday.working_days_left == 1
     assert over_holiday.due_soon
+
+
+def test_round_trips_over_two_years_of_random_cases() -> None:
+    rng = random.Random(20251127)
+    base = at(2025, 1, 1, 0, 0)
+    for _ in range(400):
+        start = base + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 600))
+        days = rng.randrange(0, 25)
+        deadline = add_working_days(start, days, CAL)
+        assert CAL.is_working_day(deadline.date())
+        assert working_days_between(start, deadline, CAL) == days
+        pause_start = start + dt.timedelta(hours=rng.randrange(1, 24 * 20))
+        pause_end = pause_start + dt.timedelta(hours=rng.randrange(0, 24 * 15))
+        paused = deadline_with_pauses(start, days, [(pause_start, pause_end)], CAL)
+        assert paused is not None
+        if pause_start < deadline:
+            # The clock ran before and after the pause, and used exactly the period.
+            assert paused >= deadline
+            assert elapsed_working_days([(start, pause_start), (pause_end, paused)], CAL) == days
+        else:
+            assert paused == deadline
