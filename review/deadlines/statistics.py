@@ -19,6 +19,8 @@ from fractions import Fraction
 
 from review.deadlines.errors import InvalidDeadlineInput
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 @dataclass(frozen=True)
 class RoundRecord:
@@ -137,14 +139,24 @@ def reviewer_workload(records: Iterable[RoundRecord]) -> list[ReviewerLoad]:
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     """CSV bytes in UTF-8 with a byte-order mark, so that Excel opens the Chinese correctly.
 
-    Fractions are written as decimals with two places; CRLF line ends as Excel writes them.
+    Fractions are written as decimals with two places; CRLF line ends as Excel writes them. Text
+    starting with ``= + - @`` (or a tab or carriage return) gets a leading apostrophe, so that a
+    name typed by a user cannot run as a spreadsheet formula when the bureau opens the file.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([_cell(cell) for cell in header])
     for row in rows:
-        writer.writerow([_two_places(cell) if isinstance(cell, Fraction) else cell for cell in row])
+        writer.writerow([_cell(cell) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, Fraction):
+        return _two_places(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _two_places(value: Fraction) -> str:
@@ -156,3 +168,9 @@ def track_summary_csv(summaries: Iterable[TrackSummary]) -> bytes:
     """The track summaries as a CSV with bilingual column headings."""
     header = ["专项 Track", "审查次数 Reviews", "平均工作日 Average", "90%分位 P90", "按时办结率 On-time rate"]
     return to_csv(header, ([s.track, s.rounds, s.average_days, s.p90_days, s.on_time_rate] for s in summaries))
+
+
+def reviewer_workload_csv(loads: Iterable[ReviewerLoad]) -> bytes:
+    """Reviewer workloads as a CSV with bilingual column headings."""
+    header = ["审查人员 Reviewer", "审查次数 Reviews", "工作日合计 Working days"]
+    return to_csv(header, ([load.reviewer, load.reviews, load.working_days] for load in loads))

@@ -146,6 +146,13 @@ def compute_invoice(
     return Invoice(number, area, lines, sum(line.amount_fen for line in lines), schedule.example)
 
 
+def format_yuan(fen: int) -> str:
+    """An amount for display, e.g. ``¥26,222.21`` for 2 622 221 fen."""
+    sign = "-" if fen < 0 else ""
+    yuan, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{yuan:,}.{cents:02d}"
+
+
 def _check_digit(digits: str) -> int:
     weighted = sum(int(digit) * (3 if index % 2 == 0 else 1) for index, digit in enumerate(reversed(digits)))
     return (10 - weighted % 10) % 10

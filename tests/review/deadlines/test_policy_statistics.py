@@ -16,6 +16,7 @@ from review.deadlines.statistics import (
     on_time_rate,
     percentile,
     reviewer_workload,
+    reviewer_workload_csv,
     rounds_per_project,
     summarize_tracks,
     to_csv,
@@ -125,3 +126,13 @@ def test_csv_has_bom_and_opens_back() -> None:
     assert rows[1] == ["construction", "4", "6.75", "12", "1.00"]
     assert rows[2] == ["fire", "3", "8.33", "11", "0.33"]
     assert to_csv(["名称"], [["消防"]]) == codecs.BOM_UTF8 + "名称\r\n消防\r\n".encode()
+
+
+def test_csv_neutralises_formulas_typed_by_users() -> None:
+    data = to_csv(["name", "days"], [['=HYPERLINK("http://x")', -3], ["@SUM(A1)", 1], ["王工", 2]])
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[1] == ['\'=HYPERLINK("http://x")', "-3"]
+    assert rows[2][0] == "'@SUM(A1)"
+    assert rows[3][0] == "王工"
+    workload = reviewer_workload_csv(reviewer_workload(RECORDS)).decode("utf-8-sig").splitlines()
+    assert workload[1] == "li,4,27"

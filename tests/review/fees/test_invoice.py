@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from review.fees.errors import FeeScheduleInvalid, InvoiceInputInvalid
-from review.fees.invoice import compute_invoice, format_invoice_number, parse_invoice_number
+from review.fees.invoice import compute_invoice, format_invoice_number, format_yuan, parse_invoice_number
 from review.fees.schedule import example_schedule, load_schedule_bytes, parse_schedule
 
 SCHEDULE = example_schedule()
@@ -33,6 +33,12 @@ def test_progressive_tiers_in_integer_fen() -> None:
     assert isinstance(invoice.total_fen, int)
     assert invoice.example_schedule
     assert invoice.number is None
+
+
+def test_format_yuan() -> None:
+    assert format_yuan(2_622_221) == "¥26,222.21"
+    assert format_yuan(5) == "¥0.05"
+    assert format_yuan(-150) == "-¥1.50"
 
 
 def test_a_tier_boundary_does_not_jump() -> None:
