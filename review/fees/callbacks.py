@@ -180,7 +180,7 @@ def verify_callback(
     raw_timestamp = _header(headers, TIMESTAMP_HEADER)
     nonce = _header(headers, NONCE_HEADER)
     signature = _header(headers, SIGNATURE_HEADER)
-    if not raw_timestamp.isdigit() or len(raw_timestamp) > 12:
+    if not raw_timestamp.isascii() or not raw_timestamp.isdigit() or len(raw_timestamp) > 11:
         raise MalformedCallback("时间戳格式错误", "the timestamp must be Unix seconds")
     if _NONCE.fullmatch(nonce) is None:
         raise MalformedCallback("随机串格式错误", "the nonce must be 8–64 characters of A–Z, a–z, 0–9, _ or -")

@@ -2,6 +2,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from review.fees.errors import FeeScheduleInvalid, InvoiceInputInvalid
 from review.fees.invoice import compute_invoice, format_invoice_number, format_yuan, parse_invoice_number
 from review.fees.schedule import example_schedule, load_schedule_bytes, parse_schedule
+from review.fees.validate import main as validate_main
 
 SCHEDULE = example_schedule()
 
@@ -148,3 +150,14 @@ def test_schedule_bytes() -> None:
     assert load_schedule_bytes(json.dumps(_raw()).encode()).tracks["fire"].minimum_fen == 150_000
     with pytest.raises(FeeScheduleInvalid, match="JSON"):
         load_schedule_bytes(b"\xff")
+
+
+def test_validate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert validate_main([]) == 0
+    out = capsys.readouterr().out
+    assert "EXAMPLE" in out
+    assert "fire 消防设计审查费: min ¥1,500.00, max none" in out
+    bad = tmp_path / "schedule.json"
+    bad.write_text(json.dumps(_mutated("gap")), "utf-8")
+    assert validate_main([str(bad)]) == 1
+    assert "档位不连续" in capsys.readouterr().err
