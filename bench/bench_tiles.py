@@ -50,35 +50,33 @@ def dense_a0(paths: int, seed: int = 1) -> bytes:
 
 
 def _child(mode: str, pdf: str, dpi: float) -> None:
-    """Runs in the subprocess: one measurement, prints 'seconds tiles'."""
+    """Runs in the subprocess: one measurement, prints 'wall_seconds cpu_seconds tiles peak_rss_kb'.
+
+    Imports happen before the clock starts; CPU time is the process's, all threads included.
+    """
     import pymupdf
 
+    from review.tiles.dzi import TileOptions, build_pyramid
+
     data = Path(pdf).read_bytes()
-    start = time.perf_counter()
-    tiles = 0
+    count = [0]
+
+    def put(name: str, blob: bytes) -> None:
+        count[0] += 1
+
+    start, cpu = time.perf_counter(), time.process_time()
     if mode == "bare":
         document = pymupdf.open(stream=data, filetype="pdf")
         document[0].get_pixmap(dpi=round(dpi))
     else:
-        from review.tiles.dzi import TileOptions, build_pyramid
-
-        count = [0]
-
-        def put(name: str, blob: bytes) -> None:
-            count[0] += 1
-
         build_pyramid(data, 0, put, TileOptions(dpi=dpi, workers=WORKERS))
-        tiles = count[0]
-    seconds = time.perf_counter() - start
-    print(f"{seconds:.3f} {tiles} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(f"{seconds:.3f} {cpu:.3f} {count[0]} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 
 
 def measure(mode: str, pdf: Path, dpi: float) -> tuple[float, float, int, float]:
-    """Wall seconds, CPU seconds, tiles and peak RSS in MB of one measurement in a fresh subprocess.
-
-    CPU seconds include opening the PDF; they make the ratio robust when other work shares the machine.
-    """
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Wall seconds, CPU seconds, tiles and peak RSS in MB of one measurement in a fresh subprocess."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(pdf), str(dpi)],
         check=True,
@@ -86,12 +84,11 @@ def measure(mode: str, pdf: Path, dpi: float) -> tuple[float, float, int, float]
         text=True,
         cwd=ROOT,
     ).stdout.split()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # RUSAGE_CHILDREN's ru_maxrss is the largest of all children so far; when it did not grow, this child
     # stayed below an earlier one and its own RUSAGE_SELF figure (same number, one child) is used.
-    peak_kb = after.ru_maxrss if after.ru_maxrss > before.ru_maxrss else int(out[2])
-    return float(out[0]), cpu, int(out[1]), peak_kb / 1024
+    peak_kb = after if after > before else int(out[3])
+    return float(out[0]), float(out[1]), int(out[2]), peak_kb / 1024
 
 
 def main() -> None:
