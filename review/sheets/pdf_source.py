@@ -188,7 +188,9 @@ def page_text_items(page: Any) -> list[TextItem]:
     """
     rotate = page.rotation_matrix
     items: list[TextItem] = []
-    for block in page.get_text("dict")["blocks"]:
+    # Without image blocks: a scanned or photo-heavy page would otherwise copy every image into the result.
+    flags = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
+    for block in page.get_text("dict", flags=flags)["blocks"]:
         for line in block.get("lines", ()):
             dx, dy = line["dir"]
             shown = pymupdf.Point(dx, dy) * rotate - pymupdf.Point(0, 0) * rotate
