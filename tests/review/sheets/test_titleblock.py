@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from review.sheets.numbers import report_numbering
 from review.sheets.pdf_source import read_pdf_title_block, read_pdf_title_blocks
 from review.sheets.titleblock import TextItem, read_title_block
 from tests.conftest import sample
@@ -118,6 +119,7 @@ def test_farmhouse_set_sheet_numbers() -> None:
     assert blocks[5].scale == '1/4" =1\'-0"'
     assert blocks[5].date == "02-15-15"
     assert {b.discipline for b in blocks} == {"architecture"}
+    assert report_numbering([b.number for b in blocks if b.number]) == []  # a complete set
 
 
 def test_qcad_plot_has_no_number_but_title_scale_date() -> None:
