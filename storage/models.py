@@ -324,10 +324,29 @@ class SheetRevision(Base):
     scale: Mapped[str] = mapped_column(String(40), default="")
     pdf_key: Mapped[str | None] = mapped_column(String(300))
     tiles_key: Mapped[str | None] = mapped_column(String(300))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(300))
+    paper: Mapped[str] = mapped_column(String(40), default="")
+    """Nearest paper size name (A0, A1+1/4, ARCH D…)."""
+    title_block: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What the title block said: number as written, title, scale, institute, date, confidence."""
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """Problems found while reading, rendering or identifying this sheet, with codes."""
     status: Mapped[str] = mapped_column(String(40), default="pending")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     sheet: Mapped[Sheet] = relationship(back_populates="revisions")
+
+
+class SheetText(Base):
+    """The drawing text of a sheet revision, for search within a submission."""
+
+    __tablename__ = "sheet_texts"
+
+    sheet_revision_id: Mapped[int] = mapped_column(
+        ForeignKey("sheet_revisions.id", ondelete="CASCADE"), primary_key=True
+    )
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
 
 
 class TrackReview(Base):
