@@ -35,9 +35,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():  # type: ignore[no-untyped-def]
-    """A headless Chromium for the whole run."""
+    """A headless Chromium for the tests of one module.
+
+    Playwright's synchronous API keeps an event loop running in the main thread while it is open;
+    closing it with the module keeps that loop from reaching tests of synchronous code that runs
+    its own loop (pyHanko signing, for one).
+    """
     if not CHROMIUM.exists():
         service_missing(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
