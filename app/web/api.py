@@ -10,12 +10,14 @@ import inspect
 from typing import Any
 
 from sqlalchemy import select
+from starlette.convertors import StringConvertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from app import errors
 from app.policy import visible_projects
+from app.web import uploads
 from app.web.auth import principal
 from app.web.rendering import platform_of
 from storage.models import Project
@@ -99,6 +101,10 @@ def openapi(request: Request) -> Response:
     return JSONResponse(openapi_document(api_routes))
 
 
+def _schema_type(convertor: object) -> str:
+    return "string" if isinstance(convertor, StringConvertor) else "integer"
+
+
 def openapi_document(routes: list[BaseRoute]) -> dict[str, Any]:
     """OpenAPI 3.1 for ``routes`` (mounted under ``/api/v1``), from their docstrings."""
     paths: dict[str, dict[str, Any]] = {}
@@ -108,8 +114,8 @@ def openapi_document(routes: list[BaseRoute]) -> dict[str, Any]:
         doc = inspect.getdoc(route.endpoint) or ""
         summary, _, description = doc.partition("\n")
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-            for name in route.param_convertors
+            {"name": name, "in": "path", "required": True, "schema": {"type": _schema_type(convertor)}}
+            for name, convertor in route.param_convertors.items()
         ]
         for method in sorted((route.methods or set()) - {"HEAD"}):
             operation: dict[str, Any] = {
@@ -166,6 +172,7 @@ api_routes: list[BaseRoute] = [
     Route("/projects", list_projects, methods=["GET"], name="api_projects"),
     Route("/projects/{project_id:int}", get_project, methods=["GET"], name="api_project"),
     Route("/openapi.json", openapi, methods=["GET"], name="api_openapi"),
+    *uploads.api_routes,
 ]
 
 routes = [Mount(API_PREFIX, routes=api_routes)]

@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app import errors
+from app.drawings import UploadTooLarge
 from storage.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class ErrorKind:
 
 
 _KINDS: tuple[tuple[type[Exception], ErrorKind], ...] = (
+    (UploadTooLarge, ErrorKind(413, "too_large", "error.413.title")),
     (errors.NotFound, ErrorKind(404, "not_found", "error.404.title")),
     (errors.Forbidden, ErrorKind(403, "forbidden", "error.403.title")),
     (errors.NotAuthenticated, ErrorKind(401, "not_authenticated", "error.401.title")),
