@@ -135,9 +135,8 @@ class FaceMetrics:
 def face_metrics(path: Path) -> FaceMetrics:
     """Read the metrics of a single-face font file (cached for the life of the process)."""
     from fontTools.pens.boundsPen import ControlBoundsPen
-    from fontTools.ttLib import TTFont
 
-    font: Any = TTFont(str(path), lazy=True)
+    font = _shared_font(path)
     cmap: dict[int, str] = font.getBestCmap() or {}
     order: list[str] = font.getGlyphOrder()
     index = {name: gid for gid, name in enumerate(order)}
@@ -164,7 +163,6 @@ def face_metrics(path: Path) -> FaceMetrics:
     head = font["head"]
     hhea = font["hhea"]
     name = font["name"].getDebugName(6) or path.stem
-    font.close()
     return FaceMetrics(
         path=path,
         postscript_name=re.sub(r"[^A-Za-z0-9-]", "", name),
@@ -315,12 +313,27 @@ class GlyphOutline:
     bbox: tuple[int, int, int, int]
 
 
+def _shared_font(path: Path) -> Any:
+    """The fontTools font ezdxf measures text with, so that its 15 MB of glyph data is parsed once."""
+    manager = ezdxf_fonts.font_manager
+    if manager.has_font(path.name):
+        return manager.get_ttf_font(path.name)
+    from fontTools.ttLib import TTFont
+
+    return _unmanaged_font(path) if path.exists() else TTFont()
+
+
+@cache
+def _unmanaged_font(path: Path) -> Any:
+    from fontTools.ttLib import TTFont
+
+    return TTFont(str(path), lazy=True)
+
+
 @cache
 def _glyph_set(path: Path) -> tuple[Any, list[str] | None]:
     """The glyph set of ``path`` and, unless it is CID-keyed (names ``cidNNNNN``), its glyph order."""
-    from fontTools.ttLib import TTFont
-
-    font: Any = TTFont(str(path), lazy=True)
+    font = _shared_font(path)
     order: list[str] | None = None if face_metrics(path).is_cid_keyed else font.getGlyphOrder()
     return font.getGlyphSet(), order
 

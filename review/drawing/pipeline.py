@@ -166,16 +166,25 @@ def tint(color: str, strength: float) -> str:
     return "#" + "".join(f"{round(255 - (255 - c) * strength):02x}" for c in channels)
 
 
-def font_override(doc: Drawing, fonts: CjkFonts) -> Callable[[DXFGraphic, Properties], None]:
-    """A frontend property override that gives every text entity the Noto face of its text style."""
+def sheet_overrides(doc: Drawing, fonts: CjkFonts) -> Callable[[DXFGraphic, Properties], None]:
+    """A frontend property override that makes the sheet look plotted.
+
+    Every text entity gets the Noto face of its text style; entities on layers that are not plotted
+    (the layer's plot flag is off, or the ``Defpoints`` layer) are hidden, as a plotter would hide them.
+    """
     by_style: dict[str, FontFace | None] = {}
     for style in doc.styles:
         family, _italic, bold = style.get_extended_font_data()
         names = (style.dxf.get("font", ""), style.dxf.get("bigfont", ""), family)
         by_style[make_table_key(style.dxf.name)] = fonts.ezdxf_face(classify(names, bold=bool(bold)))
     default = fonts.ezdxf_face(FaceKind.SANS)
+    not_plotted = {make_table_key(layer.dxf.name) for layer in doc.layers if not layer.dxf.get("plot", 1)}
+    not_plotted.add("defpoints")
 
     def override(entity: DXFGraphic, properties: Properties) -> None:
+        if make_table_key(properties.layer) in not_plotted and entity.dxftype() != "INSERT":
+            properties.is_visible = False
+            return
         if entity.dxftype() in TEXT_ENTITIES:
             face = by_style.get(make_table_key(entity.dxf.get("style", "Standard")), default)
             if face is not None:

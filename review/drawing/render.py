@@ -37,7 +37,7 @@ from review.drawing.fonts import FaceKind, cjk_fonts
 from review.drawing.layouts import SheetOptions, SheetSource, content_viewports, find_sheets
 from review.drawing.pdf_backend import POINTS_PER_MM, PdfContentBackend, StrokeStyle, affine_scale
 from review.drawing.pdf_file import PageInfo, write_page_pdf
-from review.drawing.pipeline import SheetPipeline, font_override
+from review.drawing.pipeline import SheetPipeline, sheet_overrides
 
 RENDERER_VERSION = "1"
 """Part of the cache key of rendered sheets: bump when the same input would render differently."""
@@ -118,7 +118,7 @@ def render_sheet(doc: Drawing, sheet: SheetSource, options: RenderOptions | None
     # Entity bounds only pay off when several viewports show different parts of model space.
     bbox_cache = ezdxf.bbox.Cache() if len(ports) > 1 else None
     frontend = _SheetFrontend(RenderContext(doc), pipeline, config, bbox_cache)
-    frontend.push_property_override_function(font_override(doc, fonts))
+    frontend.push_property_override_function(sheet_overrides(doc, fonts))
 
     def viewport_scale_changed(vp_scale: float) -> None:
         paper_mm = mm_per_unit * (vp_scale or 1.0)

@@ -192,3 +192,46 @@ def test_render_sheet_reports_primitives(chinese_dxf: bytes) -> None:
     result = read_dxf(chinese_dxf)
     sheet = render_sheet(result.doc, find_sheets(result.doc)[0])
     assert sheet.primitives > 15
+
+
+def test_layers_that_do_not_plot_are_not_drawn() -> None:
+    doc = ezdxf.new("R2010", units=4)
+    doc.layers.add("VIEWPORT-FRAMES").dxf.plot = 0
+    msp = doc.modelspace()
+    msp.add_line((0, 0), (1000, 0), dxfattribs={"layer": "VIEWPORT-FRAMES"})
+    msp.add_line((0, 100), (1000, 100), dxfattribs={"layer": "Defpoints"})
+    msp.add_line((0, 200), (1000, 200), dxfattribs={"layer": "WALL"})
+
+    rendered = render_dxf(dxf_bytes(doc))
+
+    with pymupdf.open(stream=rendered.sheets[0].pdf, filetype="pdf") as document:
+        strokes = [d for d in document[0].get_drawings() if d["type"] == "s"]
+    assert len(strokes) == 1
+    assert strokes[0]["rect"].height == pytest.approx(0, abs=0.01)
+
+
+def test_text_is_placed_where_ezdxf_lays_it_out() -> None:
+    from ezdxf.enums import TextEntityAlignment
+
+    doc = ezdxf.new("R2010", units=4)
+    doc.styles.add("SONG", font="simsun.ttc")
+    msp = doc.modelspace()
+    msp.add_lwpolyline([(0, 0), (10000, 0), (10000, 6000), (0, 6000)], close=True)
+    for y, style in ((4000, "SONG"), (2000, "Standard")):
+        text = msp.add_text(f"{TITLE} “A-101”", height=500, dxfattribs={"style": style})
+        text.set_placement((5000, y), align=TextEntityAlignment.MIDDLE_CENTER)
+
+    sheet = render_dxf(dxf_bytes(doc)).sheets[0]
+
+    a, _b, _c, d, e, f = sheet.source.to_page
+    with pymupdf.open(stream=sheet.pdf, filetype="pdf") as document:
+        height = document[0].rect.height
+        lines = [b for b in document[0].get_text("dict")["blocks"] if b["type"] == 0]
+    assert len(lines) == 2
+    for block, y in zip(sorted(lines, key=lambda b: b["bbox"][1]), (4000, 2000), strict=True):
+        x0, _y0, x1, _y1 = block["bbox"]
+        # Centred on x = 5000: the glyph widths in the PDF are the ones ezdxf measured.
+        assert (x0 + x1) / 2 == pytest.approx(5000 * a + e, abs=0.5)
+        # MIDDLE_CENTER puts the middle of the capitals on y: the baseline is half a text height lower.
+        baseline = y - 250
+        assert block["lines"][0]["spans"][0]["origin"][1] == pytest.approx(height - (baseline * d + f), abs=0.5)
