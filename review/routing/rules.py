@@ -10,7 +10,7 @@ planning reviewers alike). The clerk corrects the outcome by hand with :func:`ap
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from types import MappingProxyType
 
@@ -102,6 +102,8 @@ class RoutingDecision:
     """Tracks the clerk removed."""
     findings: tuple[Finding, ...] = ()
     """What the clerk should look at: a sheet in no track, a kind nothing identified."""
+    rule_reasons: tuple[RoutingReason, ...] = ()
+    """Reasons of every enabled track the rules gave, kept so that an override can be undone."""
 
     def reasons_for(self, track: str) -> tuple[RoutingReason, ...]:
         """The reasons the sheet is in ``track``."""
@@ -187,6 +189,7 @@ def route(sheet: SheetFacts, enabled_tracks: Iterable[str], rules: TrackRules | 
         enabled=enabled,
         disabled_matches=tuple(disabled),
         findings=_findings(sheet, kind, tracks),
+        rule_reasons=tuple(reasons),
     )
 
 
@@ -222,8 +225,9 @@ def apply_override(
     """The decision after the clerk adds and removes tracks by hand (人工调整).
 
     Every code must be a known track (:class:`UnknownTrack`); a track may not be both added and
-    removed, and only enabled tracks may be added (:class:`OverrideInvalid`). Removing a track the
-    sheet is not in changes nothing. Added tracks carry a manual reason; removed ones lose theirs.
+    removed, and only enabled tracks may be added (:class:`OverrideInvalid`). Adding a track the
+    sheet is in, or removing one it is not in, changes nothing. A track added by hand carries a
+    manual reason; a track the rules gave that is removed and added back gets its rule reasons again.
     """
     rules = rules or track_rules()
     added, removed = check_tracks(add), check_tracks(remove)
@@ -235,25 +239,21 @@ def apply_override(
     if not_enabled:
         listed = ", ".join(not_enabled)
         raise OverrideInvalid(f"专项 {listed} 未启用，不能分入", f"track {listed} is not enabled")
-    new_added = tuple(code for code in added if code not in decision.tracks)
-    new_removed = tuple(code for code in removed if code in decision.tracks)
-    tracks = check_tracks((set(decision.tracks) | set(new_added)) - set(new_removed))
-    reasons = [reason for reason in decision.reasons if reason.track not in new_removed]
-    for code in new_added:
-        zh, en = track_name(code, rules)
-        reasons.append(
-            RoutingReason(code, MANUAL_RULE, f"{zh}：受理窗口人工分入", f"{en}: assigned by the intake clerk")
-        )
+    tracks = check_tracks((set(decision.tracks) | set(added)) - set(removed))
+    by_rules = {reason.track for reason in decision.rule_reasons}
+    reasons = [reason for reason in decision.rule_reasons if reason.track in tracks]
+    for code in tracks:
+        if code not in by_rules:
+            zh, en = track_name(code, rules)
+            manual = f"{zh}：受理窗口人工分入", f"{en}: assigned by the intake clerk"
+            reasons.append(RoutingReason(code, MANUAL_RULE, *manual))
     order = {code: index for index, code in enumerate(KNOWN_TRACKS)}
     reasons.sort(key=lambda reason: order[reason.track])
-    return RoutingDecision(
-        sheet=decision.sheet,
-        kind=decision.kind,
+    return replace(
+        decision,
         tracks=tracks,
         reasons=tuple(reasons),
-        enabled=decision.enabled,
-        disabled_matches=decision.disabled_matches,
-        added_by_hand=check_tracks(set(decision.added_by_hand) - set(new_removed) | set(new_added)),
-        removed_by_hand=check_tracks(set(decision.removed_by_hand) - set(new_added) | set(new_removed)),
+        added_by_hand=check_tracks(set(tracks) - by_rules),
+        removed_by_hand=check_tracks(by_rules - set(tracks)),
         findings=_findings(decision.sheet, decision.kind, list(tracks)),
     )
