@@ -55,6 +55,7 @@ WESTERN_SET: tuple[tuple[str, str], ...] = (
     ("M-101", "Ventilation Layout Level 1"),
     ("E-101", "Lighting Layout Level 1"),
     ("E-501", "Lightning Protection Plan"),
+    ("E-502", "Earthing Layout"),
     ("P-101", "Drainage Plan Level 1"),
 )
 
