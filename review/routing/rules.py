@@ -193,6 +193,14 @@ def route(sheet: SheetFacts, enabled_tracks: Iterable[str], rules: TrackRules | 
     )
 
 
+def route_all(
+    sheets: Iterable[SheetFacts], enabled_tracks: Iterable[str], rules: TrackRules | None = None
+) -> tuple[RoutingDecision, ...]:
+    """The decision for every sheet of a submission, in the order given."""
+    enabled = check_tracks(enabled_tracks)
+    return tuple(route(sheet, enabled, rules) for sheet in sheets)
+
+
 def _findings(sheet: SheetFacts, kind: str, tracks: list[str]) -> tuple[Finding, ...]:
     found: list[Finding] = []
     if not tracks:
@@ -205,14 +213,13 @@ def _findings(sheet: SheetFacts, kind: str, tracks: list[str]) -> tuple[Finding,
             )
         )
     if kind == OTHER and sheet.kind is None:
-        found.append(
-            Finding(
-                code="ROUTING_KIND_UNKNOWN",
-                severity=Severity.WARNING,
-                zh=f"无法从图名“{sheet.title}”识别图纸 {sheet.number} 的类别，请核对分专项结果",
-                en=f"Kind of sheet {sheet.number} not recognised from its title '{sheet.title}'; check its tracks",
-            )
-        )
+        if sheet.title.strip():
+            zh = f"无法从图名“{sheet.title}”识别图纸 {sheet.number} 的类别，请核对分专项结果"
+            en = f"Kind of sheet {sheet.number} not recognised from its title '{sheet.title}'; check its tracks"
+        else:
+            zh = f"图纸 {sheet.number} 没有图名，无法识别类别，请核对分专项结果"
+            en = f"Sheet {sheet.number} has no title, so its kind is unknown; check its tracks"
+        found.append(Finding(code="ROUTING_KIND_UNKNOWN", severity=Severity.WARNING, zh=zh, en=en))
     return tuple(found)
 
 

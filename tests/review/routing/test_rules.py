@@ -5,7 +5,8 @@ import pytest
 from app.tracks import STANDARD_TRACKS
 from review.errors import ReviewError
 from review.routing.errors import OverrideInvalid, RoutingError, UnknownTrack
-from review.routing.rules import KNOWN_TRACKS, MANUAL_RULE, apply_override, route, track_name
+from review.routing.facts import SheetFacts
+from review.routing.rules import KNOWN_TRACKS, MANUAL_RULE, apply_override, route, route_all, track_name
 
 from .sets import CHINESE_SET, CORE_TRACKS, WESTERN_SET, sheet, sheets
 
@@ -170,3 +171,29 @@ def test_override_validates_track_codes() -> None:
         apply_override(decision, add=["lightning"])
     assert "未启用" in disabled.value.zh
     assert isinstance(disabled.value, RoutingError)
+
+
+def test_a_shelter_number_goes_to_civil_air_defence_whatever_the_title_block_discipline() -> None:
+    facts = SheetFacts.of("人防建施-01", "地下一层平面图", discipline="architecture")
+    decision = route(facts, CORE_TRACKS)
+    assert decision.tracks == ("fire", "civil_air_defence", "construction")
+    assert [r.rule for r in decision.reasons_for("civil_air_defence")] == ["civil_air_defence_number"]
+
+
+def test_a_sheet_without_title_is_flagged_but_still_routed_by_discipline() -> None:
+    decision = route(SheetFacts.of("水施-09"), CORE_TRACKS)
+    assert decision.kind == "drainage"
+    assert decision.findings == ()
+    untitled = route(SheetFacts.of("建施-99"), CORE_TRACKS)
+    assert untitled.tracks == ("construction",)
+    assert [f.code for f in untitled.findings] == ["ROUTING_KIND_UNKNOWN"]
+    assert "没有图名" in untitled.findings[0].zh
+
+
+def test_route_all_routes_a_whole_set_in_order() -> None:
+    decisions = route_all(sheets(WESTERN_SET), CORE_TRACKS)
+    assert [d.sheet.number for d in decisions] == [number for number, _ in WESTERN_SET]
+    fire = [d.sheet.number for d in decisions if "fire" in d.tracks]
+    assert fire == ["A-001", "A-002", "A-100", "A-101", "A-102", "A-201", "A-301", "FP-001", "FP-002"]
+    with pytest.raises(UnknownTrack):
+        route_all(sheets(WESTERN_SET), ["fire", "x"])
