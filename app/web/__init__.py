@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from app.web import api, health, pages
+from app.web import api, health, pages, projects
 from app.web.auth import AuthenticationMiddleware
 from app.web.csrf import CSRFMiddleware
 from app.web.errors import MAPPED, handle
@@ -36,6 +36,7 @@ def create_app(platform: Platform) -> Starlette:
     routes: list[BaseRoute] = [
         *health.routes,
         *pages.routes,
+        *projects.routes,
         *api.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         # Filled from npm by ``make``; absent in a bare checkout, which only loses the drawing viewer.
