@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from types import MappingProxyType
 
 from review.routing.loading import check_format, codes, fields, invalid, read_json, text, texts
@@ -127,7 +127,18 @@ def kind_table() -> KindTable:
 
 def classify(discipline: str | None, title: str, table: KindTable | None = None) -> str:
     """The kind code of a sheet with this discipline code and title (图名)."""
-    table = table or kind_table()
+    if table is None:
+        return _classify_shipped(discipline, title)
+    return _classify(discipline, title, table)
+
+
+# Every track rule and checklist item asks for the kind of the same sheets again.
+@lru_cache(maxsize=8192)
+def _classify_shipped(discipline: str | None, title: str) -> str:
+    return _classify(discipline, title, kind_table())
+
+
+def _classify(discipline: str | None, title: str, table: KindTable) -> str:
     folded = fold_title(title)
     for rule in table.rules:
         if rule.disciplines and discipline not in rule.disciplines:
