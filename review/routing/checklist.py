@@ -301,6 +301,9 @@ def _missing_message(track_zh: str, track_en: str, result: ItemResult) -> Messag
         when_zh, when_en = describe(item.when)
         zh += f"；适用条件：{when_zh}"
         en += f"; applies when {when_en}"
+        if result.assumed:
+            zh += "（项目信息未填写，按适用处理）"
+            en += " (project facts not stated, so taken to apply)"
     return Message(zh, en)
 
 

@@ -74,6 +74,9 @@ def test_an_unknown_shelter_area_counts_as_requiring_shelter_sheets() -> None:
     unknown_facts = [f for f in report.findings if f.code == "CHECKLIST_FACT_UNKNOWN"]
     assert len(unknown_facts) == 1
     assert "人防建筑面积" in unknown_facts[0].zh
+    reasons = intake_options(report).reasons
+    assert all("按适用处理" in r.zh for r in reasons)
+    assert all("taken to apply" in r.en for r in reasons)
 
 
 def test_missing_fire_design_description_returns_with_the_reason() -> None:
