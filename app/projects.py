@@ -359,11 +359,11 @@ def _number(
         problems[key] = (f"{names[0]}应为数字", f"the {names[1]} must be a number")
         return None
     if not math.isfinite(value) or value < 0 or (positive and value == 0) or value > high:
-        low = "大于 0" if positive else "不小于 0"
+        low = "大于 0 " if positive else "不小于 0 "
         low_en = "greater than 0" if positive else "at least 0"
         problems[key] = (
-            f"{names[0]}应{low}且不超过 {high:g}",
-            f"the {names[1]} must be {low_en} and at most {high:g}",
+            f"{names[0]}应{low}且不超过 {high:,.0f}",
+            f"the {names[1]} must be {low_en} and at most {high:,.0f}",
         )
         return None
     return value
