@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, fields
 
 from review.routing.errors import FactsInvalid
@@ -48,19 +49,30 @@ class SheetFacts:
         return f"{self.number}（{'，'.join(zh_parts)}）", f"{self.number} ({', '.join(en_parts)})"
 
 
-BUILDING_USES: tuple[str, ...] = (
-    "residential",
-    "public",
-    "office",
-    "commercial",
-    "industrial",
-    "warehouse",
-    "school",
-    "hospital",
-    "mixed",
-    "other",
-)
+_BUILDING_USE_NAMES: dict[str, tuple[str, ...]] = {
+    "residential": ("住宅", "居住", "住宅楼", "公寓", "residential", "housing", "apartment"),
+    "public": ("公共建筑", "公建", "public"),
+    "office": ("办公", "办公楼", "写字楼", "office"),
+    "commercial": ("商业", "商场", "商铺", "酒店", "commercial", "retail", "hotel"),
+    "industrial": ("工业", "厂房", "industrial", "factory"),
+    "warehouse": ("仓库", "仓储", "物流", "warehouse", "storage"),
+    "school": ("学校", "教学楼", "幼儿园", "school", "kindergarten"),
+    "hospital": ("医院", "医疗", "卫生院", "hospital", "clinic"),
+    "mixed": ("综合", "综合楼", "商住", "mixed", "mixed use", "mixed-use"),
+    "other": ("其他", "其它", "other"),
+}
+
+BUILDING_USES: tuple[str, ...] = tuple(_BUILDING_USE_NAMES)
 """Building uses (建筑用途) conditions may test: 住宅, 公共建筑, 办公, 商业, 厂房, 仓库, 学校, 医院, 综合, 其他."""
+
+
+def building_use_code(text: str) -> str | None:
+    """The building-use code a project's free-text 建筑用途 names (住宅 → ``residential``), or None.
+
+    None lets conditions on building use stay unknown, so the items they govern apply.
+    """
+    key = " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    return next((code for code, names in _BUILDING_USE_NAMES.items() if key in names), None)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from review.routing.checklist import (
     parse_checklists,
 )
 from review.routing.errors import FactsInvalid, IntakeMismatch
-from review.routing.facts import ProjectFacts
+from review.routing.facts import ProjectFacts, building_use_code
 from review.routing.rules import KNOWN_TRACKS
 from review.workflow import ActorRole, Event, Refusal, SubmissionState, decide
 
@@ -236,3 +236,11 @@ def test_every_track_has_a_checklist_with_an_essential_item() -> None:
     assert tuple(shipped.tracks) == KNOWN_TRACKS
     for rules in shipped.tracks.values():
         assert any(item.essential for item in rules.items)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("住宅", "residential"), (" 办公楼 ", "office"), ("Mixed Use", "mixed"), ("厂房", "industrial"), ("城堡", None)],
+)
+def test_free_text_building_use_maps_to_a_code(text: str, code: str | None) -> None:
+    assert building_use_code(text) == code
