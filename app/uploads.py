@@ -159,7 +159,7 @@ def status_of(upload: UploadSession) -> UploadStatus:
         size=upload.size,
         chunk_size=upload.chunk_size,
         chunk_count=chunk_count(upload.size, upload.chunk_size),
-        received=tuple(chunk.index for chunk in upload.chunks),
+        received=tuple(sorted(chunk.index for chunk in upload.chunks)),
         state=upload.state,
         drawing_file_id=upload.drawing_file_id,
     )
@@ -204,7 +204,7 @@ def record_chunk(session: Session, principal: Principal, target: ChunkTarget, in
         chunk = UploadChunk(
             upload_id=upload.id, index=target.index, size=info.size, sha256=info.sha256, object_key=info.key
         )
-        session.add(chunk)
+        upload.chunks.append(chunk)  # keeps a collection loaded earlier in this session current
     else:
         chunk.size, chunk.sha256, chunk.object_key = info.size, info.sha256, info.key
     session.flush()
@@ -236,7 +236,7 @@ def complete_upload(
     and the whole must have the declared SHA-256 (else ``Invalid``, and no drawing file).
     """
     upload = _open_upload(session, principal, upload_id)
-    chunks = list(upload.chunks)
+    chunks = sorted(upload.chunks, key=lambda chunk: chunk.index)
     count = chunk_count(upload.size, upload.chunk_size)
     missing = sorted(set(range(count)) - {chunk.index for chunk in chunks})
     if missing:
