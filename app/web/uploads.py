@@ -10,10 +10,12 @@ verification and rendering are queued for the workers.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import anyio.from_thread
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,6 +31,26 @@ from storage.db import transaction
 from storage.models import DrawingFile
 
 MAX_JSON_BYTES = 64 * 1024
+SNAPSHOT_ATTEMPTS = 3
+
+T = TypeVar("T")
+
+
+def retry_outdated_snapshot(work: Callable[[], T]) -> T:
+    """Run ``work`` again when SQLite refuses a write from a snapshot another writer has overtaken.
+
+    Joining chunks reads the submission, streams for a while, then writes; on SQLite (WAL) a
+    second upload committing in between makes that write fail at once. Repeating is safe: the
+    chunks are still there and the store keeps one copy of an original however often it is sent.
+    """
+    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            outdated = getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT
+            if not outdated or attempt == SNAPSHOT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 class BodyReader:
@@ -185,11 +207,14 @@ async def put_chunk(request: Request) -> Response:
         uploads.store_chunk, platform.store, target, BodyReader(request.stream()), sha256=declared
     )
 
+    def save() -> dict[str, Any]:
+        with transaction(platform.sessions) as db:
+            chunk = uploads.record_chunk(db, who, target, info)
+            return {"index": chunk.index, "size": chunk.size, "sha256": chunk.sha256}
+
     def record() -> dict[str, Any]:
         try:
-            with transaction(platform.sessions) as db:
-                chunk = uploads.record_chunk(db, who, target, info)
-                answer = {"index": chunk.index, "size": chunk.size, "sha256": chunk.sha256}
+            answer = retry_outdated_snapshot(save)
         except LiantuError:
             uploads.discard_objects(platform.store, [target.key])
             raise
@@ -217,7 +242,7 @@ async def complete_upload(request: Request) -> Response:
             answer = drawing_json(done.added.drawing_file, duplicate=done.added.duplicate)
         return answer, done.leftovers
 
-    answer, leftovers = await run_in_threadpool(work)
+    answer, leftovers = await run_in_threadpool(retry_outdated_snapshot, work)
     await run_in_threadpool(uploads.discard_objects, platform.store, leftovers)
     return JSONResponse(answer, status_code=200 if answer["duplicate"] else 201)
 

@@ -290,3 +290,30 @@ def test_store_down_answers_503_and_records_nothing(client, web_platform, dead_s
     assert chunk.status_code == 503
     assert count(web_platform, DrawingFile) == 0
     assert client.get(f"{API_PREFIX}/uploads/{upload_id}").json()["state"] == "open"
+
+
+def test_a_write_from_an_overtaken_sqlite_snapshot_is_repeated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from app.web.uploads import retry_outdated_snapshot
+    from storage.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'race.sqlite3'}")
+    with engine.begin() as setup:
+        setup.execute(text("CREATE TABLE t (n INTEGER)"))
+    attempts = []
+
+    def work() -> int:
+        attempts.append(1)
+        with engine.begin() as reader:
+            reader.execute(text("SELECT count(*) FROM t")).scalar_one()
+            if len(attempts) == 1:  # another writer commits between our read and our write
+                with engine.begin() as other:
+                    other.execute(text("INSERT INTO t VALUES (1)"))
+            reader.execute(text("INSERT INTO t VALUES (2)"))
+        return len(attempts)
+
+    assert retry_outdated_snapshot(work) == 2
+    with engine.connect() as check:
+        assert check.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+    engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -72,4 +73,82 @@ def test_designer_uploads_drawings(chromium, live_server, screenshots, tmp_path:
     assert "上传完成" in page.get_by_test_id("upload-list").inner_text()
     assert page.get_by_test_id("submit-review").is_enabled()
     page.screenshot(path=screenshots / "submission-uploaded.png", full_page=True)
+    context.close()
+
+
+def _designer_with_a_draft(chromium, live_server: str, code: str):  # type: ignore[no-untyped-def]
+    context = chromium.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("#username", "designer")
+    page.fill("#password", DEMO_PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/projects/new")
+    for field, value in {
+        "name": "Riverside School",
+        "code": code,
+        "address": "1 Riverside Road",
+        "building_use": "school",
+        "floors_above": "3",
+        "floors_below": "0",
+        "height_m": "12",
+        "gross_floor_area_m2": "5000",
+    }.items():
+        page.fill(f"#f-{field}", value)
+    page.select_option("#f-fire_resistance_rating", "二级")
+    page.get_by_test_id("project-create").click()
+    page.wait_for_url(f"{live_server}/projects/*")
+    page.get_by_test_id("submission-new").click()
+    page.wait_for_url(f"{live_server}/submissions/*")
+    return context, page
+
+
+def test_an_interrupted_upload_resumes_after_a_reload(chromium, live_server, screenshots, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pdf = tmp_path / "S-101 foundations.pdf"
+    pdf.write_bytes(drawing_pdf(4))
+    context, page = _designer_with_a_draft(chromium, live_server, "JC-2026-0099")
+    small_chunks = 8192
+    assert pdf.stat().st_size > 3 * small_chunks
+
+    def smaller_chunks(route):  # type: ignore[no-untyped-def]
+        body = json.loads(route.request.post_data or "{}")
+        route.continue_(post_data=json.dumps({**body, "chunk_size": small_chunks}))
+
+    sent: list[int] = []
+    network = {"down": True}
+
+    def chunks(route):  # type: ignore[no-untyped-def]
+        index = int(route.request.url.rsplit("/", 1)[1])
+        if network["down"] and index >= 2:
+            route.abort("internetdisconnected")
+            return
+        sent.append(index)
+        route.continue_()
+
+    context.route("**/api/v1/submissions/*/uploads", smaller_chunks)
+    context.route("**/api/v1/uploads/*/chunks/*", chunks)
+    page.get_by_test_id("file-input").set_input_files(str(pdf))
+    page.wait_for_function(
+        "() => /retrying/i.test(document.querySelector('[data-testid=upload-state]').textContent)",
+        timeout=TIMEOUT_MS,
+    )
+    assert sent == [0, 1]
+    page.screenshot(path=screenshots / "upload-retrying-en.png", full_page=True)
+
+    network["down"] = False
+    page.reload()
+    sent.clear()
+    page.get_by_test_id("file-input").set_input_files(str(pdf))
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=upload-item][data-progress=\"100\"]') !== null",
+        timeout=TIMEOUT_MS,
+    )
+    assert sent and min(sent) == 2  # the chunks the server already held were not sent again
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=file-row]').length === 1")
+    listing = page.get_by_test_id("file-list").inner_text()
+    assert hashlib.sha256(pdf.read_bytes()).hexdigest()[:12] in listing
+    assert "Waiting for verification" in listing
+    page.screenshot(path=screenshots / "upload-resumed-en.png", full_page=True)
     context.close()
