@@ -39,19 +39,27 @@ class StampPlacement:
     """Share of inked pixels the stamp covers, 0..1."""
 
 
-def _inset(page_rect: Rect) -> float:
-    # Clear of the drawing frame: 10 mm margins on A0–A2, 5 mm on A3/A4, plus room for the frame line.
-    return 42.0 if max(page_rect.width, page_rect.height) > 1300 else 24.0
+A3_AREA = 1191.0 * 842.0
+BINDING_MARGIN = 80.0
+"""Left inset: the 25 mm binding margin (装订边) of GB/T 50001 frames, plus clearance."""
 
 
-def candidate_rects(page_rect: Rect) -> dict[str, pymupdf.Rect]:
+def stamp_scale(page_rect: Rect) -> float:
+    """Stamps grow with the sheet, up to twice their A3 size on A1 and A0, so they read at the same zoom."""
+    return float(min(2.0, max(1.0, (page_rect.width * page_rect.height / A3_AREA) ** 0.5)))
+
+
+def candidate_rects(page_rect: Rect) -> dict[str, Rect]:
     """The stamp rectangle in every corner, inside the drawing frame."""
-    inset = _inset(page_rect)
-    left, right = inset, page_rect.width - inset - STAMP_WIDTH
-    top, bottom = inset, page_rect.height - inset - STAMP_HEIGHT
+    scale = stamp_scale(page_rect)
+    width, height = STAMP_WIDTH * scale, STAMP_HEIGHT * scale
+    # Clear of the frame line: 10 mm margins on A0–A2, 5 mm on A3/A4, plus clearance.
+    inset = 42.0 if max(page_rect.width, page_rect.height) > 1300 else 24.0
+    left, right = BINDING_MARGIN, page_rect.width - inset - width
+    top, bottom = inset, page_rect.height - inset - height
     corners = {"top_right": (right, top), "bottom_left": (left, bottom), "top_left": (left, top)}
     corners["bottom_right"] = (right, bottom)
-    return {name: pymupdf.Rect(x, y, x + STAMP_WIDTH, y + STAMP_HEIGHT) for name, (x, y) in corners.items()}
+    return {name: pymupdf.Rect(x, y, x + width, y + height) for name, (x, y) in corners.items()}
 
 
 def choose_corner(page: Page) -> StampPlacement:
@@ -77,34 +85,22 @@ def choose_corner(page: Page) -> StampPlacement:
 
 def draw_stamp(page: Page, typesetter: Typesetter, data: ResultData, qr: QrCode, rect: Rect) -> None:
     """The review stamp: red double frame, 审查合格, review number and date, and the QR code."""
-    page.draw_rect(rect, color=SEAL_RED, fill=(1, 1, 1), width=1.6, fill_opacity=0.88)
-    page.draw_rect(pymupdf.Rect(rect.x0 + 3, rect.y0 + 3, rect.x1 - 3, rect.y1 - 3), color=SEAL_RED, width=0.5)
-    module = (STAMP_HEIGHT - 10) / qr.side(1.0)
-    area = draw_qr(page, qr, (rect.x1 - 5 - qr.side(module), rect.y0 + 5), module)
-    text_centre = (rect.x0 + area.x0) / 2
-    typesetter.text(page, (text_centre, rect.y0 + 30), "审查合格", Face.HEADING, 19, colour=SEAL_RED, align="centre")
-    typesetter.text(
-        page, (text_centre, rect.y0 + 46), "施工图联合审查", Face.LABEL, 7.5, colour=SEAL_RED, align="centre"
+    k = rect.height / STAMP_HEIGHT
+    page.draw_rect(rect, color=SEAL_RED, fill=(1, 1, 1), width=1.6 * k, fill_opacity=0.88)
+    inner = pymupdf.Rect(rect.x0 + 3 * k, rect.y0 + 3 * k, rect.x1 - 3 * k, rect.y1 - 3 * k)
+    page.draw_rect(inner, color=SEAL_RED, width=0.5 * k)
+    module = (STAMP_HEIGHT - 10) * k / qr.side(1.0)
+    area = draw_qr(page, qr, (rect.x1 - 5 * k - qr.side(module), rect.y0 + 5 * k), module)
+    centre = (rect.x0 + area.x0) / 2
+    number_size = min(7.5, 7.5 * 24 / max(24, len(data.review_number) + 3))
+    lines = (
+        (30, "审查合格", Face.HEADING, 19.0),
+        (46, "施工图联合审查", Face.LABEL, 7.5),
+        (59, f"编号 {data.review_number}", Face.LABEL, number_size),
+        (71, chinese_date(data.issued_on), Face.LABEL, 7.5),
     )
-    number_size = min(7.5, 7.5 * 24 / max(24, len(data.review_number) + 5))
-    typesetter.text(
-        page,
-        (text_centre, rect.y0 + 59),
-        f"编号 {data.review_number}",
-        Face.LABEL,
-        number_size,
-        colour=SEAL_RED,
-        align="centre",
-    )
-    typesetter.text(
-        page,
-        (text_centre, rect.y0 + 71),
-        chinese_date(data.issued_on),
-        Face.LABEL,
-        7.5,
-        colour=SEAL_RED,
-        align="centre",
-    )
+    for offset, text, face, size in lines:
+        typesetter.text(page, (centre, rect.y0 + offset * k), text, face, size * k, colour=SEAL_RED, align="centre")
 
 
 def _open_sheet_pdf(sheet: ApprovedSheet, cache: dict[str, pymupdf.Document]) -> Document:
