@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app import audit, policy
 from app.errors import Conflict, Invalid, NotFound, ServiceUnavailable
 from app.identity.principal import Principal
+from app.intake.tasks import PROCESS_DRAWING_FILE
 from app.policy import Action
 from app.tasks.dispatch import enqueue
 from app.tasks.jobs import VERIFY_DRAWING_FILE
@@ -176,4 +177,5 @@ def add_original(
         summary=f"{name} ({info.size} B, sha256 {info.sha256[:16]}…) → 报审 {submission.id}",
     )
     enqueue(session, VERIFY_DRAWING_FILE, object_type="drawing_file", object_id=drawing.id, drawing_file_id=drawing.id)
+    enqueue(session, PROCESS_DRAWING_FILE, object_type="drawing_file", object_id=drawing.id, drawing_file_id=drawing.id)
     return AddedFile(drawing_file=drawing, duplicate=False)

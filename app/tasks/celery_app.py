@@ -29,7 +29,7 @@ EMBEDDED_POLLING_SECONDS = 0.05
 VISIBILITY_MARGIN_SECONDS = 300
 """Redis: a message unacknowledged this long past the hard time limit belongs to a dead worker."""
 
-TASK_MODULES = ("app.tasks.jobs",)
+TASK_MODULES = ("app.tasks.jobs", "app.intake.tasks")
 
 
 def soft_time_limit(hard_seconds: int) -> int:

@@ -1,0 +1,168 @@
+"""The intake pipeline (一窗受理): uploaded originals become identified, viewable sheets.
+
+Two jobs run it (:mod:`app.intake.tasks`), one per file and one per sheet, so that the first sheet can
+be opened while the others are still being tiled:
+
+``drawing_file.process`` — :func:`process_drawing_file`
+    1. *load*: read the stored original (``originals/…``) by its key; it is only ever read.
+    2. *check and split* (:func:`~app.intake.steps_read.split_original`): PDF pages (``open_pdf``) or DXF
+       layouts (``read_dxf`` + ``find_sheets``); each becomes a one-page sheet PDF under
+       ``derived/sheets/<original sha256>/<index>-<split version>.pdf`` (a DXF layout is rendered as vector
+       PDF with real text). A file that cannot be reviewed (encrypted, damaged, no pages, unreadable DXF)
+       raises ``UnreadableDrawing`` here, before anything is recorded.
+    3. *identify*: the title block (图签) is read from each sheet PDF's own text: number (图号), title,
+       discipline, scale.
+    4. *record* (:func:`~app.intake.steps_record.record_sheets`), in one transaction with the job's success:
+       Round 1 when the submission has none; a Sheet per normalised number (matched by key, 建施-01 = 建施-1);
+       its SheetRevision in the current round; tracks routed by ``review.routing`` unless set by hand;
+       a provisional number ``未识别-<file>-<n>`` with TITLE_BLOCK_NO_NUMBER when no number is found, and
+       ``重复-<number>-<file>`` with SHEET_NUMBER_DUPLICATE when the round already has that number.
+       A rejected file gets ``status = "rejected"`` and its FILE_UNREADABLE finding instead.
+    5. *fan out*: one ``sheet_revision.render`` per revision, sent after the commit.
+
+``sheet_revision.render`` — :func:`render_sheet_revision`
+    1. *sheet PDF*: found under its key; rebuilt by splitting the original again if the store lost it.
+    2. *view* (:func:`~app.intake.steps_render.build_view`): Deep Zoom tiles under
+       ``derived/tiles/<sheet pdf sha256>/<tiler version>-<dpi>/`` (300 dpi, lower only for pages too large
+       for ``max_pixels``), a thumbnail under ``derived/thumbnails/<sheet pdf sha256>/<px>.png``.
+    3. *record*: keys, SheetText for search, ``status = "ready"``, in one transaction with the job's success.
+
+The contract every step keeps:
+
+- **Idempotent.** Artefact keys are derived from the source's SHA-256, the version of the code that
+  makes them and its parameters; a step that finds its key stored skips the work. Rows are found
+  again by (round, drawing file, source index) and updated in place. Running a job twice changes nothing.
+- **Findings, not exceptions**, for problems inside a user's file: codes with Chinese and English messages,
+  kept on the DrawingFile (file-wide) and on each SheetRevision (per sheet).
+- **Progress** is reported through a ``report(percent, message)`` callback (the job's ``JobRun.report``).
+- **Originals are never changed**: every write goes under ``derived/``.
+- **Bounded**: the job time limit applies; the worker child caps its address space (see ``tasks.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.errors import NotFound
+from app.intake.steps_read import Report, no_report, rejection, split_original
+from app.intake.steps_record import READY, REJECTED, record_sheets, reject
+from app.intake.steps_render import ViewOptions, build_view
+from review.errors import UnreadableDrawing
+from storage.blobstore import BlobStore
+from storage.db import transaction
+from storage.models import DrawingFile, SheetRevision, SheetText
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    """What processing one drawing file came to."""
+
+    drawing_file_id: int
+    revision_ids: tuple[int, ...]
+    """The file's sheet revisions, in page or layout order; empty when rejected."""
+    rejected: bool
+    message: str
+    """Bilingual summary shown on the task's page."""
+
+
+Finish = Callable[[Session, str], None]
+"""Called inside the transaction that records a step's effect, with the step's summary (the job marks itself done)."""
+
+
+def _no_finish(session: Session, message: str) -> None:
+    """Outside a job there is nothing to mark."""
+
+
+def _missing_file(drawing_file_id: int) -> NotFound:
+    return NotFound(f"图纸文件 {drawing_file_id} 不存在", f"drawing file {drawing_file_id} does not exist")
+
+
+def process_drawing_file(
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    drawing_file_id: int,
+    *,
+    report: Report = no_report,
+    finish: Callable[[Session, ProcessOutcome], None] | None = None,
+) -> ProcessOutcome:
+    """Split, identify and record the sheets of one stored original (steps 1–4 of ``drawing_file.process``)."""
+    with transaction(sessions) as session:
+        drawing = session.get(DrawingFile, drawing_file_id)
+        if drawing is None:
+            raise _missing_file(drawing_file_id)
+        key, sha256, name = drawing.object_key, drawing.sha256, drawing.original_name
+    report(1, f"读取 {name} / reading {name}")
+    with store.open(key) as stream:
+        data = stream.read()
+    try:
+        split = split_original(store, sha256, data, lambda p, m: report(5 + 0.85 * p, m))
+    except UnreadableDrawing as exc:
+        finding = rejection(exc)
+        with transaction(sessions) as session:
+            drawing = session.get(DrawingFile, drawing_file_id, with_for_update=True)
+            if drawing is None:
+                raise _missing_file(drawing_file_id) from exc
+            if drawing.status != REJECTED:
+                reject(session, drawing, finding)
+            outcome = ProcessOutcome(drawing_file_id, (), True, f"已退回：{finding.zh} / rejected: {finding.en}")
+            if finish:
+                finish(session, outcome)
+        return outcome
+    report(92, "登记图纸 / recording sheets")
+    with transaction(sessions) as session:
+        drawing = session.get(DrawingFile, drawing_file_id, with_for_update=True)
+        if drawing is None:
+            raise _missing_file(drawing_file_id)
+        revision_ids = record_sheets(session, drawing, split)
+        count = len(revision_ids)
+        outcome = ProcessOutcome(
+            drawing_file_id, tuple(revision_ids), False, f"拆分为 {count} 张图纸 / split into {count} sheets"
+        )
+        if finish:
+            finish(session, outcome)
+    return outcome
+
+
+def render_sheet_revision(
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    revision_id: int,
+    *,
+    options: ViewOptions | None = None,
+    report: Report = no_report,
+    finish: Finish = _no_finish,
+) -> str:
+    """Tiles, thumbnail and text of one sheet revision; marks it ready (``sheet_revision.render``)."""
+    with transaction(sessions) as session:
+        revision = session.get(SheetRevision, revision_id)
+        if revision is None:
+            raise NotFound(f"图纸版本 {revision_id} 不存在", f"sheet revision {revision_id} does not exist")
+        drawing = session.get_one(DrawingFile, revision.drawing_file_id)
+        pdf_key, original_key, sha256 = revision.pdf_key, drawing.object_key, drawing.sha256
+        source_index = revision.source_index
+        number = revision.sheet.number
+    if pdf_key is None or not store.exists(pdf_key):
+        report(2, "重新拆分原件 / splitting the original again")
+        with store.open(original_key) as stream:
+            split = split_original(store, sha256, stream.read())
+        pdf_key = next(s.pdf_key for s in split.sheets if s.index == source_index)
+    report(5, f"{number}：切片 / {number}: tiling")
+    view = build_view(store, pdf_key, options, report)
+    with transaction(sessions) as session:
+        revision = session.get_one(SheetRevision, revision_id, with_for_update=True)
+        revision.pdf_key = pdf_key
+        revision.tiles_key = view.tiles_key
+        revision.thumbnail_key = view.thumbnail_key
+        revision.status = READY
+        text = session.get(SheetText, revision_id)
+        if text is None:
+            submission_id = session.get_one(DrawingFile, revision.drawing_file_id).submission_id
+            session.add(SheetText(sheet_revision_id=revision_id, submission_id=submission_id, text=view.text))
+        elif text.text != view.text:
+            text.text = view.text
+        message = f"{number} 可以审阅（{view.dpi} dpi） / {number} is ready ({view.dpi} dpi)"
+        finish(session, message)
+    return message

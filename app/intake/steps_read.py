@@ -1,0 +1,199 @@
+"""Steps that read an original: split it into sheet sources and identify each by its title block.
+
+Nothing here touches the database; the only writes are derived sheet PDFs under ``derived/sheets/``,
+each skipped when its key is already stored (see :mod:`app.intake.keys`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pymupdf as _pymupdf
+
+from app.intake.keys import sheet_pdf_key
+from review.drawing import find_sheets, read_dxf, render_sheet
+from review.drawing.render import RENDERER_VERSION
+from review.errors import UnreadableDrawing
+from review.filetypes import FileKind, sniff
+from review.sheets.findings import Finding, Severity
+from review.sheets.paper import MM_PER_POINT, nearest_paper
+from review.sheets.pdf_source import load_document, open_pdf, page_text_items
+from review.sheets.titleblock import TitleBlock, read_title_block
+from storage.blobstore import BlobStore
+
+pymupdf: Any = _pymupdf
+
+PDF_SPLIT_VERSION = "p1"
+"""Version of the page cut of a PDF original (the sheet PDF of a PDF page is that page alone)."""
+
+DXF_SPLIT_VERSION = f"d{RENDERER_VERSION}"
+"""Version of the DXF renderer that drew the sheet PDF of a layout."""
+
+Report = Callable[[float, str], None]
+
+
+def no_report(progress: float, message: str) -> None:
+    """The progress callback of a step run outside a job."""
+
+
+@dataclass(frozen=True)
+class SourceSheet:
+    """One page (PDF) or layout (DXF) of an original, split out and identified."""
+
+    index: int
+    """Zero-based page index or layout order among the file's sheets."""
+    layout_name: str
+    """DXF layout name; empty for a PDF page."""
+    width_pt: float
+    height_pt: float
+    paper: str
+    """Nearest named paper size, or empty."""
+    scale: str
+    """Scale from the layout's viewport or the title block, as written (``1:100``)."""
+    pdf_key: str
+    """Key of the one-page sheet PDF in the store."""
+    title_block: TitleBlock
+    findings: tuple[Finding, ...] = field(default=())
+    """What reading, rendering or identifying this sheet found."""
+
+
+@dataclass(frozen=True)
+class SplitFile:
+    """An original split into its sheets."""
+
+    kind: FileKind
+    sheets: tuple[SourceSheet, ...]
+    findings: tuple[Finding, ...]
+    """Findings about the file as a whole (repaired, encoding guessed, …)."""
+
+
+def rejection(exc: UnreadableDrawing) -> Finding:
+    """The finding recorded on a file that cannot be reviewed at all; the message is already bilingual."""
+    zh = getattr(exc, "zh", None)
+    en = getattr(exc, "en", None)
+    if zh is None or en is None:
+        text = str(exc)
+        zh, _, en = text.partition(" / ")
+        en = en or zh
+    return Finding("FILE_UNREADABLE", Severity.ERROR, zh, en)
+
+
+def split_original(store: BlobStore, sha256: str, data: bytes, report: Report = no_report) -> SplitFile:
+    """Split an original into identified sheets; raises UnreadableDrawing for a file that cannot be reviewed."""
+    kind = sniff(data[:4096]).kind
+    if kind is FileKind.PDF:
+        return _split_pdf(store, sha256, data, report)
+    if kind in (FileKind.DXF_ASCII, FileKind.DXF_BINARY):
+        return _split_dxf(store, sha256, data, kind, report)
+    raise UnreadableDrawing(
+        f"暂不支持拆分此类文件（{kind.value}），请上传 PDF 或 DXF / "
+        f"files of this kind ({kind.value}) cannot be split into sheets; upload PDF or DXF"
+    )
+
+
+def _store_pdf(store: BlobStore, key: str, make: Callable[[], bytes]) -> None:
+    if store.exists(key):
+        return
+    data = make()
+    store.put_stream(key, io.BytesIO(data), content_type="application/pdf", expected_size=len(data))
+
+
+def sha256_of(store: BlobStore, key: str) -> str:
+    """The SHA-256 of a stored object, from the store's record when it has one."""
+    info = store.stat(key)
+    if info.sha256:
+        return info.sha256
+    digest = hashlib.sha256()
+    with store.open(key) as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _single_page(document: Any, index: int) -> bytes:
+    single = pymupdf.open()
+    try:
+        single.insert_pdf(document, from_page=index, to_page=index)
+        return bytes(single.tobytes(garbage=3, deflate=True))
+    finally:
+        single.close()
+
+
+def _split_pdf(store: BlobStore, sha256: str, data: bytes, report: Report) -> SplitFile:
+    source = open_pdf(data)
+    by_page: dict[int | None, list[Finding]] = {}
+    for finding in source.findings:
+        by_page.setdefault(finding.page, []).append(finding)
+    document = load_document(data)
+    sheets = []
+    try:
+        for info in source.pages:
+            page = document[info.index]
+            key = sheet_pdf_key(sha256, info.index, PDF_SPLIT_VERSION)
+            _store_pdf(store, key, partial(_single_page, document, info.index))
+            block = read_title_block(page_text_items(page), info.width_pt, info.height_pt)
+            sheets.append(
+                SourceSheet(
+                    index=info.index,
+                    layout_name="",
+                    width_pt=info.width_pt,
+                    height_pt=info.height_pt,
+                    paper=info.paper or "",
+                    scale=block.scale or "",
+                    pdf_key=key,
+                    title_block=block,
+                    findings=(*by_page.get(info.index, ()), *block.findings),
+                )
+            )
+            report(100.0 * (info.index + 1) / source.page_count, f"第 {info.index + 1} 页 / page {info.index + 1}")
+    finally:
+        document.close()
+    return SplitFile(FileKind.PDF, tuple(sheets), tuple(by_page.get(None, ())))
+
+
+def _split_dxf(store: BlobStore, sha256: str, data: bytes, kind: FileKind, report: Report) -> SplitFile:
+    result = read_dxf(data)
+    sources = find_sheets(result.doc)
+    if not sources:
+        raise UnreadableDrawing("DXF 中没有可出图的内容 / the DXF holds nothing to plot as a sheet")
+    sheets = []
+    for index, source in enumerate(sources):
+        key = sheet_pdf_key(sha256, index, DXF_SPLIT_VERSION)
+        render_findings: tuple[Finding, ...] = ()
+        if not store.exists(key):
+            rendered = render_sheet(result.doc, source)
+            render_findings = rendered.findings
+            pdf = rendered.pdf
+            store.put_stream(key, io.BytesIO(pdf), content_type="application/pdf", expected_size=len(pdf))
+        # The rendered sheet carries the drawing's text as real PDF text: the title block is read from it,
+        # the same way as from an uploaded PDF.
+        with store.open(key) as stream:
+            sheet_pdf = stream.read()
+        document = load_document(sheet_pdf)
+        try:
+            page = document[0]
+            width, height = page.rect.width, page.rect.height
+            block = read_title_block(page_text_items(page), width, height)
+        finally:
+            document.close()
+        paper = nearest_paper(width * MM_PER_POINT, height * MM_PER_POINT)
+        sheets.append(
+            SourceSheet(
+                index=index,
+                layout_name=source.layout_name,
+                width_pt=width,
+                height_pt=height,
+                paper=(paper.name if paper else source.paper.name) or "",
+                scale=source.scale_label or block.scale or "",
+                pdf_key=key,
+                title_block=block,
+                findings=(*render_findings, *block.findings),
+            )
+        )
+        report(100.0 * (index + 1) / len(sources), f"布局 {source.layout_name} / layout {source.layout_name}")
+    return SplitFile(kind, tuple(sheets), result.findings)

@@ -1,0 +1,73 @@
+"""The intake jobs: ``drawing_file.process`` per uploaded file, ``sheet_revision.render`` per sheet.
+
+Both are thin: they run a pipeline function (:mod:`app.intake.pipeline`) and mark themselves done in the
+transaction that records its effect. The job time limit of the worker applies (``LIANTU_TASK_TIME_LIMIT_SECONDS``).
+
+Memory: a damaged or hostile drawing can make a renderer allocate without bound. Before the work, the pool
+process caps its own address space (``RLIMIT_AS``) at :data:`ADDRESS_SPACE_LIMIT_BYTES`, so such a file ends
+in a ``MemoryError`` (the run fails with its message) instead of the machine swapping. The cap is set once
+and stays for the life of that pool process; it is only lowered, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+
+from sqlalchemy.orm import Session
+
+from app.intake.pipeline import ProcessOutcome, process_drawing_file, render_sheet_revision
+from app.tasks.dispatch import enqueue
+from app.tasks.runs import JobRun, job
+
+log = logging.getLogger(__name__)
+
+PROCESS_DRAWING_FILE = "drawing_file.process"
+RENDER_SHEET_REVISION = "sheet_revision.render"
+
+ADDRESS_SPACE_LIMIT_BYTES = 8 * 1024**3
+"""Virtual memory a pool process may reserve while it renders (tile bands, MuPDF display lists, threads)."""
+
+
+def limit_memory(limit: int = ADDRESS_SPACE_LIMIT_BYTES) -> None:
+    """Lower this process's address-space cap to ``limit`` unless it is already lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and soft <= limit:
+        return
+    if hard != resource.RLIM_INFINITY and hard < limit:
+        limit = hard
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):
+        log.warning("could not cap the address space at %d bytes", limit)
+
+
+@job(PROCESS_DRAWING_FILE)
+def process_drawing_file_job(run: JobRun, drawing_file_id: int) -> str:
+    """拆分并识别图纸 / Split an uploaded file into sheets and identify them by their title blocks."""
+    limit_memory()
+
+    def finish(session: Session, outcome: ProcessOutcome) -> None:
+        for revision_id in outcome.revision_ids:
+            enqueue(
+                session,
+                RENDER_SHEET_REVISION,
+                object_type="sheet_revision",
+                object_id=revision_id,
+                sheet_revision_id=revision_id,
+            )
+        run.complete(session, outcome.message)
+
+    outcome = process_drawing_file(
+        run.platform.sessions, run.platform.store, drawing_file_id, report=run.report, finish=finish
+    )
+    return outcome.message
+
+
+@job(RENDER_SHEET_REVISION)
+def render_sheet_revision_job(run: JobRun, sheet_revision_id: int) -> str:
+    """生成图纸切片与缩略图 / Tile a sheet for the viewer, make its thumbnail and index its text."""
+    limit_memory()
+    return render_sheet_revision(
+        run.platform.sessions, run.platform.store, sheet_revision_id, report=run.report, finish=run.complete
+    )

@@ -1,0 +1,44 @@
+"""Drawing files made for the intake tests: PDF sheets and a DXF layout with Chinese title blocks."""
+
+from __future__ import annotations
+
+import io
+
+import ezdxf
+import pymupdf
+
+SHEETS = (("建施-01", "一层平面图"), ("建施-02", "二层平面图"))
+BODY_TEXT = "防火分区 消防车道"
+
+
+def title_block_pdf(sheets: tuple[tuple[str, str], ...] = SHEETS, *, password: str | None = None) -> bytes:
+    """An A3 landscape page per sheet, its number and title in a title block at the bottom right."""
+    document = pymupdf.open()
+    for number, title in sheets:
+        page = document.new_page(width=1191, height=842)
+        page.draw_rect(pymupdf.Rect(20, 20, 1171, 822))
+        page.insert_text((100, 200), f"{title} 说明：{BODY_TEXT}", fontname="china-s", fontsize=14)
+        page.draw_rect(pymupdf.Rect(880, 690, 1171, 822))
+        for row, line in enumerate(("设计单位：联图建筑设计院", f"图名：{title}", f"图号：{number}", "比例：1:100")):
+            page.insert_text((900, 720 + 25 * row), line, fontname="china-s", fontsize=9)
+    if password is None:
+        return bytes(document.tobytes())
+    return bytes(document.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password, owner_pw=password + "!"))
+
+
+def layout_dxf(number: str = "建施-03", title: str = "三层平面图") -> bytes:
+    """A DXF with a floor outline in model space and one A3 paperspace layout holding a title block."""
+    doc = ezdxf.new("R2010", setup=True)
+    doc.header["$INSUNITS"] = 4
+    msp = doc.modelspace()
+    msp.add_lwpolyline([(0, 0), (20000, 0), (20000, 12000), (0, 12000)], close=True)
+    msp.add_text("客厅", height=500).set_placement((5000, 6000))
+    layout = doc.layouts.new(number)
+    layout.page_setup(size=(420, 297), margins=(0, 0, 0, 0), units="mm")
+    layout.add_viewport(center=(200, 160), size=(360, 240), view_center_point=(10000, 6000), view_height=24000)
+    layout.add_lwpolyline([(5, 5), (415, 5), (415, 292), (5, 292)], close=True)
+    for row, line in enumerate(("设计单位：联图建筑设计院", f"图名：{title}", f"图号：{number}", "比例：1:100")):
+        layout.add_text(line, height=3.5).set_placement((320, 40 - row * 8))
+    text = io.StringIO()
+    doc.write(text)
+    return text.getvalue().encode()

@@ -1,0 +1,232 @@
+"""The intake steps run directly (no Celery) on both databases with a local object store."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.identity.accounts import create_organization
+from app.intake.pipeline import process_drawing_file, render_sheet_revision
+from app.intake.steps_render import ViewOptions, choose_dpi
+from app.tracks import ensure_tracks
+from storage.blobstore import LocalBlobStore
+from storage.models import (
+    AuditEvent,
+    DrawingFile,
+    OrgKind,
+    Project,
+    Round,
+    Sheet,
+    SheetRevision,
+    SheetText,
+    SheetTrack,
+    Submission,
+)
+from tests.app.intake.makers import BODY_TEXT, layout_dxf, title_block_pdf
+from tests.conftest import sample
+
+FARMHOUSE = "pdf_drawings/pdfjs_autocad2014_farmhouse_set_25sheets.pdf"
+# Small tiles keep the pyramids of these tests cheap; the keys and the flow are the same as at 300 dpi.
+FAST = ViewOptions(dpi=50, thumbnail_px=128)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalBlobStore:
+    return LocalBlobStore(tmp_path / "objects")
+
+
+@pytest.fixture
+def submission_id(session_factory: sessionmaker[Session]) -> int:
+    with session_factory() as session, session.begin():
+        ensure_tracks(session)
+        institute = create_organization(session, "联图测试设计院", OrgKind.DESIGN_INSTITUTE)
+        project = Project(organization_id=institute.id, code="JC-2026-0101", name="滨江小学")
+        session.add(project)
+        session.flush()
+        submission = Submission(project_id=project.id)
+        session.add(submission)
+        session.flush()
+        return submission.id
+
+
+def _upload(sessions: sessionmaker[Session], store: LocalBlobStore, submission_id: int, data: bytes, name: str) -> int:
+    info = store.put_original(io.BytesIO(data), content_type="application/octet-stream")
+    assert info.sha256 is not None
+    with sessions() as session, session.begin():
+        drawing = DrawingFile(
+            submission_id=submission_id,
+            sha256=info.sha256,
+            size=info.size,
+            original_name=name,
+            media_type="application/octet-stream",
+            object_key=info.key,
+            status="stored",
+            findings={},
+        )
+        session.add(drawing)
+        session.flush()
+        return drawing.id
+
+
+def _snapshot(sessions: sessionmaker[Session], submission_id: int) -> list[tuple[object, ...]]:
+    with sessions() as session:
+        rows = session.execute(
+            select(Sheet.number, Sheet.title, SheetRevision.id, SheetRevision.status, SheetRevision.pdf_key)
+            .join(SheetRevision, SheetRevision.sheet_id == Sheet.id)
+            .where(Sheet.submission_id == submission_id)
+            .order_by(SheetRevision.source_index)
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_a_pdf_set_becomes_identified_viewable_sheets(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    file_id = _upload(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
+    progress: list[float] = []
+    outcome = process_drawing_file(session_factory, store, file_id, report=lambda p, m: progress.append(p))
+    assert not outcome.rejected
+    assert len(outcome.revision_ids) == 2
+    assert progress
+    assert max(progress) <= 100
+    for revision_id in outcome.revision_ids:
+        render_sheet_revision(session_factory, store, revision_id, options=FAST)
+
+    with session_factory() as session:
+        sheets = session.scalars(select(Sheet).where(Sheet.submission_id == submission_id).order_by(Sheet.number))
+        assert [(s.number, s.title, s.discipline) for s in sheets] == [
+            ("建施-01", "一层平面图", "architecture"),
+            ("建施-02", "二层平面图", "architecture"),
+        ]
+        rounds = session.scalars(select(Round).where(Round.submission_id == submission_id)).all()
+        assert [r.number for r in rounds] == [1]
+        for revision in session.scalars(select(SheetRevision).where(SheetRevision.id.in_(outcome.revision_ids))):
+            assert revision.status == "ready"
+            assert revision.round_id == rounds[0].id
+            assert revision.paper == "A3"
+            assert revision.scale == "1:100"
+            assert revision.title_block["number"] in {"建施-01", "建施-02"}
+            for key in (revision.pdf_key, revision.tiles_key, revision.thumbnail_key):
+                assert key is not None
+                assert key.startswith("derived/")
+                assert store.exists(key)
+            assert store.exists(revision.tiles_key.replace("tiles.dzi", "tiles_files/0/0_0.png"))  # type: ignore[union-attr]
+            text = session.get_one(SheetText, revision.id)
+            assert BODY_TEXT.split()[0] in text.text
+            assert "建施-0" in text.text
+        routed = session.scalars(select(SheetTrack.track_code)).all()
+        assert "construction" in routed
+        drawing = session.get_one(DrawingFile, file_id)
+        assert drawing.status == "split"
+        assert drawing.findings["sheets"] == 2
+        assert drawing.object_key.startswith("originals/")
+
+
+def test_rerunning_the_steps_changes_nothing(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    file_id = _upload(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
+    first = process_drawing_file(session_factory, store, file_id)
+    render_sheet_revision(session_factory, store, first.revision_ids[0], options=FAST)
+    before = _snapshot(session_factory, submission_id)
+    keys_before = sorted(store.iter_keys("derived/"))
+    stamps = {key: store.stat(key).last_modified for key in keys_before}
+
+    again = process_drawing_file(session_factory, store, file_id)
+    render_sheet_revision(session_factory, store, first.revision_ids[0], options=FAST)
+
+    assert again.revision_ids == first.revision_ids
+    assert _snapshot(session_factory, submission_id) == before
+    assert sorted(store.iter_keys("derived/")) == keys_before
+    assert {key: store.stat(key).last_modified for key in keys_before} == stamps
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Sheet)) == 2
+        assert session.scalar(select(func.count()).select_from(SheetText)) == 1
+
+
+def test_a_dxf_layout_is_identified_from_its_rendered_title_block(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    file_id = _upload(session_factory, store, submission_id, layout_dxf(), "建施-03.dxf")
+    outcome = process_drawing_file(session_factory, store, file_id)
+    assert len(outcome.revision_ids) == 1
+    render_sheet_revision(session_factory, store, outcome.revision_ids[0], options=FAST)
+    with session_factory() as session:
+        revision = session.get_one(SheetRevision, outcome.revision_ids[0])
+        assert revision.sheet.number == "建施-03"
+        assert revision.sheet.title == "三层平面图"
+        assert revision.layout_name == "建施-03"
+        assert revision.paper == "A3"
+        assert revision.status == "ready"
+        assert revision.pdf_key is not None
+        assert revision.pdf_key.startswith("derived/sheets/")
+        assert "客厅" in session.get_one(SheetText, revision.id).text
+
+
+def test_missing_numbers_and_duplicates_become_findings(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    pdf = title_block_pdf((("建施-01", "一层平面图"), ("", "无图号"), ("建施-1", "一层平面图（重复）")))
+    file_id = _upload(session_factory, store, submission_id, pdf, "混合.pdf")
+    outcome = process_drawing_file(session_factory, store, file_id)
+    with session_factory() as session:
+        revisions = [session.get_one(SheetRevision, rid) for rid in outcome.revision_ids]
+        numbers = [r.sheet.number for r in revisions]
+        assert numbers[0] == "建施-01"
+        assert numbers[1] == f"未识别-{file_id}-2"
+        assert numbers[2].startswith("重复-建施-1")
+        assert "TITLE_BLOCK_NO_NUMBER" in {f["code"] for f in revisions[1].findings}
+        duplicate = [f for f in revisions[2].findings if f["code"] == "SHEET_NUMBER_DUPLICATE"]
+        assert duplicate
+        assert duplicate[0]["zh"]
+        assert duplicate[0]["en"]
+
+
+def test_an_encrypted_pdf_is_rejected_with_a_bilingual_finding(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    file_id = _upload(session_factory, store, submission_id, title_block_pdf(password="secret"), "加密.pdf")
+    with session_factory() as session:
+        events_before = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    outcome = process_drawing_file(session_factory, store, file_id)
+    assert outcome.rejected
+    assert outcome.revision_ids == ()
+    with session_factory() as session:
+        drawing = session.get_one(DrawingFile, file_id)
+        assert drawing.status == "rejected"
+        [finding] = drawing.findings["intake"]
+        assert finding["code"] == "FILE_UNREADABLE"
+        assert "加密" in finding["zh"]
+        assert "encrypted" in finding["en"]
+        assert session.scalar(select(func.count()).select_from(Sheet)) == 0
+        assert session.scalar(select(func.count()).select_from(Round)) == 0
+        assert (session.scalar(select(func.count()).select_from(AuditEvent)) or 0) == events_before + 1
+    assert list(store.iter_keys("derived/")) == []
+
+
+def test_the_dpi_stays_at_300_for_a0_and_drops_for_huge_pages() -> None:
+    options = ViewOptions()
+    a0 = (3370.4, 2383.9)
+    assert choose_dpi(*a0, options) == 300
+    assert choose_dpi(a0[0] * 4, a0[1], options) < 300
+    width, height = a0[0] * 4, a0[1]
+    dpi = choose_dpi(width, height, options)
+    assert (width * dpi / 72) * (height * dpi / 72) <= options.max_pixels
+
+
+def test_the_farmhouse_set_splits_into_25_numbered_sheets(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    data = sample(FARMHOUSE).read_bytes()
+    file_id = _upload(session_factory, store, submission_id, data, "farmhouse.pdf")
+    outcome = process_drawing_file(session_factory, store, file_id)
+    assert len(outcome.revision_ids) == 25
+    with session_factory() as session:
+        numbers = [session.get_one(SheetRevision, rid).sheet.number for rid in outcome.revision_ids]
+    assert numbers[0] == "A-0.0"
+    assert len(set(numbers)) == 25
+    assert not any(n.startswith(("未识别", "重复")) for n in numbers)
