@@ -8,12 +8,16 @@ Chinese with its CJK fallback font; the plain text is in ``/Contents`` as well.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-import pymupdf
+import pymupdf as _pymupdf
 
 from review.markups.errors import MarkupError
 from review.markups.model import Markup, MarkupKind, Point, Rect
 from review.markups.records import AnnotatedMarkup, format_pdf_date
+
+# PyMuPDF's bindings carry no usable types; the module is used through ``Any`` on purpose.
+pymupdf: Any = _pymupdf
 
 
 class PdfAnnotationError(MarkupError):
@@ -34,13 +38,13 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br/>")
 
 
-def _add(page: pymupdf.Page, markup: Markup) -> pymupdf.Annot:
+def _add(page: Any, markup: Markup) -> Any:
     matrix = page.derotation_matrix
 
-    def point(p: Point) -> pymupdf.Point:
+    def point(p: Point) -> Any:
         return pymupdf.Point(p) * matrix
 
-    def rect(r: Rect) -> pymupdf.Rect:
+    def rect(r: Rect) -> Any:
         return (pymupdf.Rect(r.x0, r.y0, r.x1, r.y1) * matrix).normalize()
 
     kind = markup.kind
@@ -66,7 +70,7 @@ def _add(page: pymupdf.Page, markup: Markup) -> pymupdf.Annot:
         anchor = points[0]
         nearest = pymupdf.Point(min(max(anchor.x, box.x0), box.x1), min(max(anchor.y, box.y0), box.y1))
         callout = [anchor, nearest] if anchor != nearest else None
-        annot = page.add_freetext_annot(
+        return page.add_freetext_annot(
             box,
             f"<p>{_escape(markup.text)}</p>",
             fontsize=FREE_TEXT_SIZE,
@@ -77,7 +81,6 @@ def _add(page: pymupdf.Page, markup: Markup) -> pymupdf.Annot:
             border_color=stroke,
             border_width=markup.stroke_width,
         )
-        return annot
     annot.set_colors(stroke=stroke)
     if kind is not MarkupKind.HIGHLIGHT:
         annot.set_border(width=markup.stroke_width, clouds=1 if kind is MarkupKind.CLOUD else -1)
