@@ -1,0 +1,33 @@
+"""Comparing two revisions of a sheet for re-review (复审修改对比).
+
+- :func:`~review.compare.raster.raster_changes` compares two PDF pages pixel by pixel at a modest resolution;
+- :func:`~review.compare.entities.entity_changes` compares the entities of one DXF sheet in two documents;
+- both give a :class:`~review.compare.regions.ChangeSet`: few rectangles in sheet coordinates (PDF points,
+  origin top left) with their kind, so that reviewers see what changed, and :func:`~review.compare.regions.meets`
+  tells whether a carried-over markup lies on a change (区域已修改);
+- :mod:`review.compare.overlay` draws old (red) over new (blue) on one page, or both side by side.
+"""
+
+from review.compare.entities import EntityCompareOptions, entity_changes
+from review.compare.errors import CompareError, PageMissing, PageTooLarge, SheetMissing
+from review.compare.overlay import overlay_pdf, side_by_side
+from review.compare.raster import RasterCompareOptions, raster_changes
+from review.compare.regions import ChangeKind, ChangeRect, ChangeSet, meets, merge_rectangles
+
+__all__ = [
+    "ChangeKind",
+    "ChangeRect",
+    "ChangeSet",
+    "CompareError",
+    "EntityCompareOptions",
+    "PageMissing",
+    "PageTooLarge",
+    "RasterCompareOptions",
+    "SheetMissing",
+    "entity_changes",
+    "meets",
+    "merge_rectangles",
+    "overlay_pdf",
+    "raster_changes",
+    "side_by_side",
+]

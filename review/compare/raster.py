@@ -1,0 +1,221 @@
+"""Pixel comparison of two PDF pages (图面比对), for PDF sheets and as a check on any rendered sheet.
+
+Both pages are rendered in grey at a modest resolution and aligned at their top left corner. A pixel of
+the new page counts as added ink when it is clearly darker (by ``threshold`` grey levels) than every old
+pixel within ``tolerance_px``; removed ink is the same the other way round. Comparing against the darkest
+neighbour, not the same pixel, is what keeps the antialiasing of a line that moved by a pixel or less
+from counting as a change, while a moved door or a new line of text still does.
+
+Changed pixels are counted in small square cells; 8-connected groups of cells with at least
+``min_pixels`` changed pixels become boxes, which :func:`~review.compare.regions.merge_rectangles` unites.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pymupdf as _pymupdf
+
+from review.compare.errors import PageMissing, PageTooLarge
+from review.compare.regions import Box, ChangeKind, ChangeSet, merge_rectangles
+from review.sheets.findings import Finding, Severity
+from review.sheets.pdf_source import load_document
+
+# PyMuPDF's annotations are partial; it is handled as untyped at this boundary.
+pymupdf: Any = _pymupdf
+
+Gray = npt.NDArray[np.uint8]
+Mask = npt.NDArray[np.bool_]
+
+_ADDED = 1
+_REMOVED = 2
+
+
+@dataclass(frozen=True)
+class RasterCompareOptions:
+    """How two pages are compared pixel by pixel."""
+
+    dpi: float = 72.0
+    """Resolution of the comparison rasters; 72 dpi makes one pixel one point."""
+    threshold: int = 64
+    """Grey levels (0–255) a pixel must be darker than its darkest counterpart nearby to count as ink
+    added or removed."""
+    tolerance_px: int = 1
+    """How far (pixels) ink may shift between renderings and still count as the same ink."""
+    cell_px: int = 4
+    """Edge (pixels) of the cells changed pixels are counted in before grouping."""
+    min_pixels: int = 8
+    """Groups of cells with fewer changed pixels are noise and dropped."""
+    merge_distance_pt: float = 12.0
+    """Changed regions closer than this (points) are united into one rectangle."""
+    max_rectangles: int = 50
+    """Most rectangles reported; more are merged further."""
+    max_pixels: int = 60_000_000
+    """Refuse pages whose raster would be larger than this many pixels (A0 at 72 dpi is 4.8 M)."""
+
+
+def _render(pdf: bytes, page_number: int, options: RasterCompareOptions) -> tuple[Gray, float, float]:
+    """The page as grey pixels (white 255), and its width and height in points."""
+    document = load_document(pdf)
+    try:
+        if not 0 <= page_number < document.page_count:
+            raise PageMissing(
+                f"PDF只有 {document.page_count} 页，没有第 {page_number + 1} 页",
+                f"the PDF has {document.page_count} pages, not a page {page_number + 1}",
+            )
+        page = document[page_number]
+        width, height = float(page.rect.width), float(page.rect.height)
+        zoom = options.dpi / 72.0
+        if width * zoom * height * zoom > options.max_pixels:
+            raise PageTooLarge(
+                f"页面过大（{width:.0f} × {height:.0f} 点），无法在 {options.dpi:.0f} dpi 下比对",
+                f"the page is too large ({width:.0f} x {height:.0f} pt) to compare at {options.dpi:.0f} dpi",
+            )
+        pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
+        samples = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
+        return samples[:, : pix.width].copy(), width, height
+    finally:
+        document.close()
+
+
+def _pad(gray: Gray, height: int, width: int) -> Gray:
+    """``gray`` on white paper of ``height`` x ``width`` pixels, aligned at the top left."""
+    if gray.shape == (height, width):
+        return gray
+    out = np.full((height, width), 255, dtype=np.uint8)
+    out[: gray.shape[0], : gray.shape[1]] = gray
+    return out
+
+
+def _darkest_nearby(gray: Gray, radius: int) -> Gray:
+    """Minimum filter over a (2r+1) square, built from shifted views (no image library needed)."""
+    if radius <= 0:
+        return gray
+    h, w = gray.shape
+    padded = np.pad(gray, radius, constant_values=255)
+    out = gray.copy()
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            np.minimum(out, padded[dy : dy + h, dx : dx + w], out=out)
+    return out
+
+
+def changed_pixels(old: Gray, new: Gray, options: RasterCompareOptions) -> tuple[Mask, Mask]:
+    """Pixels of added ink and of removed ink, for two grey rasters of the same shape."""
+    t = np.int16(options.threshold)
+    old_i = old.astype(np.int16)
+    new_i = new.astype(np.int16)
+    added = new_i < _darkest_nearby(old, options.tolerance_px).astype(np.int16) - t
+    removed = old_i < _darkest_nearby(new, options.tolerance_px).astype(np.int16) - t
+    return added, removed
+
+
+def _cell_counts(mask: Mask, cell: int) -> npt.NDArray[np.int32]:
+    h, w = mask.shape
+    rows, cols = -(-h // cell), -(-w // cell)
+    padded = np.zeros((rows * cell, cols * cell), dtype=np.int32)
+    padded[:h, :w] = mask
+    counts: npt.NDArray[np.int32] = padded.reshape(rows, cell, cols, cell).sum(axis=(1, 3), dtype=np.int32)
+    return counts
+
+
+def _groups(counts: npt.NDArray[np.int32], kinds: npt.NDArray[np.uint8], min_pixels: int) -> list[tuple[Box, int]]:
+    """8-connected groups of non-empty cells: (cell box, kind bits), noise groups dropped."""
+    marked = {(int(r), int(c)) for r, c in zip(*np.nonzero(counts), strict=True)}
+    groups = []
+    while marked:
+        start = marked.pop()
+        queue = deque([start])
+        r0 = r1 = start[0]
+        c0 = c1 = start[1]
+        total = int(counts[start])
+        bits = int(kinds[start])
+        while queue:
+            r, c = queue.popleft()
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    cell = (r + dr, c + dc)
+                    if cell in marked:
+                        marked.discard(cell)
+                        queue.append(cell)
+                        total += int(counts[cell])
+                        bits |= int(kinds[cell])
+                        r0, r1 = min(r0, cell[0]), max(r1, cell[0])
+                        c0, c1 = min(c0, cell[1]), max(c1, cell[1])
+        if total >= min_pixels:
+            groups.append(((float(c0), float(r0), float(c1 + 1), float(r1 + 1)), bits))
+    return groups
+
+
+def _kind(bits: int) -> ChangeKind:
+    if bits == _ADDED:
+        return ChangeKind.ADDED
+    if bits == _REMOVED:
+        return ChangeKind.REMOVED
+    return ChangeKind.CHANGED
+
+
+def page_size_finding(old: tuple[float, float], new: tuple[float, float], page: int) -> Finding | None:
+    """``PAGE_SIZE_CHANGED`` when the two pages differ by more than a point in width or height."""
+    if abs(old[0] - new[0]) <= 1.0 and abs(old[1] - new[1]) <= 1.0:
+        return None
+    mm = 25.4 / 72.0
+    was = f"{old[0] * mm:.0f} × {old[1] * mm:.0f} mm"
+    now = f"{new[0] * mm:.0f} × {new[1] * mm:.0f} mm"
+    return Finding(
+        "PAGE_SIZE_CHANGED",
+        Severity.WARNING,
+        f"图纸幅面已改变（{was} → {now}），两版按左上角对齐比对。",
+        f"The sheet size changed ({was} -> {now}); the revisions were compared aligned at the top left.",
+        page,
+    )
+
+
+def compare_rasters(old: Gray, new: Gray, scale: float, options: RasterCompareOptions) -> list[tuple[Box, ChangeKind]]:
+    """Changed regions of two grey rasters (any shapes), in points; ``scale`` is points per pixel."""
+    height = max(old.shape[0], new.shape[0])
+    width = max(old.shape[1], new.shape[1])
+    added, removed = changed_pixels(_pad(old, height, width), _pad(new, height, width), options)
+    cell = max(options.cell_px, 1)
+    added_counts = _cell_counts(added, cell)
+    removed_counts = _cell_counts(removed, cell)
+    kinds = ((added_counts > 0) * _ADDED + (removed_counts > 0) * _REMOVED).astype(np.uint8)
+    found = []
+    for (c0, r0, c1, r1), bits in _groups(added_counts + removed_counts, kinds, options.min_pixels):
+        x0, y0 = c0 * cell * scale, r0 * cell * scale
+        x1, y1 = min(c1 * cell, width) * scale, min(r1 * cell, height) * scale
+        found.append(((x0, y0, x1, y1), _kind(bits)))
+    return found
+
+
+def raster_changes(
+    old_pdf: bytes,
+    old_page: int,
+    new_pdf: bytes,
+    new_page: int,
+    options: RasterCompareOptions | None = None,
+) -> ChangeSet:
+    """Where page ``new_page`` of ``new_pdf`` differs visibly from page ``old_page`` of ``old_pdf``."""
+    options = options or RasterCompareOptions()
+    old, old_w, old_h = _render(old_pdf, old_page, options)
+    new, new_w, new_h = _render(new_pdf, new_page, options)
+    findings = []
+    size_finding = page_size_finding((old_w, old_h), (new_w, new_h), new_page)
+    if size_finding is not None:
+        findings.append(size_finding)
+    found = compare_rasters(old, new, 72.0 / options.dpi, options)
+    rectangles = merge_rectangles(found, options.merge_distance_pt, options.max_rectangles)
+    return ChangeSet(
+        rectangles=rectangles,
+        method="raster",
+        added=sum(1 for r in rectangles if r.kind is ChangeKind.ADDED),
+        removed=sum(1 for r in rectangles if r.kind is ChangeKind.REMOVED),
+        changed=sum(1 for r in rectangles if r.kind is ChangeKind.CHANGED),
+        findings=tuple(findings),
+        page_width=new_w,
+        page_height=new_h,
+    )
