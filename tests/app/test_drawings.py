@@ -14,6 +14,7 @@ from app.drawings import add_original, clean_file_name
 from app.errors import Conflict, Invalid, NotFound, ServiceUnavailable
 from app.identity.accounts import check_new_user, create_organization, insert_user
 from app.identity.principal import Principal, principal_from_user
+from app.tasks.jobs import VERIFY_DRAWING_FILE
 from app.tracks import ensure_tracks
 from storage.blobstore import LocalBlobStore, S3BlobStore
 from storage.models import (
@@ -91,7 +92,7 @@ def test_upload_stores_the_original_then_records_it(
     with store.open(row.object_key) as stored:
         assert stored.read() == content
     assert _count(session, AuditEvent) >= 1
-    run = session.scalars(select(TaskRun)).one()
+    run = session.scalars(select(TaskRun).where(TaskRun.name == VERIFY_DRAWING_FILE)).one()
     assert run.arguments == {"drawing_file_id": row.id}
 
 
