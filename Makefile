@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := fonts-noto-cjk chromium poppler-utils softhsm2 nodejs npm docker-compose
+DEBIAN_PACKAGES := fonts-noto-cjk chromium poppler-utils softhsm2 docker-compose
 SYSTEM_STAMP := var/.system-packages
 PYTHON_STAMP := $(VENV)/.installed
 FRONTEND_STAMP := app/static/vendor/.installed
@@ -34,6 +34,7 @@ $(SYSTEM_STAMP): Makefile
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv python3-dev"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root, or install:$$missing" >&2; exit 1; fi; \
