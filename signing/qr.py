@@ -78,3 +78,15 @@ def draw_qr(page: Page, code: QrCode, top_left: tuple[float, float], module: flo
     shape.finish(color=None, fill=(0, 0, 0), width=0)
     shape.commit()
     return area
+
+
+def qr_document(code: QrCode) -> pymupdf.Document:
+    """A one-page PDF holding only the symbol (one point per module, quiet zone included).
+
+    Placed with ``show_pdf_page`` on many pages it becomes one shared form object: the symbol is
+    stored once however many sheets carry it.
+    """
+    doc = pymupdf.open()
+    page = doc.new_page(width=code.side(1.0), height=code.side(1.0))
+    draw_qr(page, code, (0.0, 0.0), 1.0)
+    return doc

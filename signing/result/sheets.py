@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from signing.qr import QrCode, draw_qr
+from signing.qr import QrCode, qr_document
 from signing.result.certificate import chinese_date
 from signing.result.model import ApprovedSheet, ResultData, ResultLimits, SheetUnreadable
 from signing.result.mupdf import Document, Page, Rect, pymupdf
@@ -83,14 +83,16 @@ def choose_corner(page: Page) -> StampPlacement:
     return min(placements, key=lambda p: p.ink)
 
 
-def draw_stamp(page: Page, typesetter: Typesetter, data: ResultData, qr: QrCode, rect: Rect) -> None:
-    """The review stamp: red double frame, 审查合格, review number and date, and the QR code."""
+def draw_stamp(page: Page, typesetter: Typesetter, data: ResultData, qr: Document, rect: Rect) -> None:
+    """The review stamp: red double frame, 审查合格, review number and date, and the QR code (``qr``
+    is the symbol as made by :func:`signing.qr.qr_document`)."""
     k = rect.height / STAMP_HEIGHT
     page.draw_rect(rect, color=SEAL_RED, fill=(1, 1, 1), width=1.6 * k, fill_opacity=0.88)
     inner = pymupdf.Rect(rect.x0 + 3 * k, rect.y0 + 3 * k, rect.x1 - 3 * k, rect.y1 - 3 * k)
     page.draw_rect(inner, color=SEAL_RED, width=0.5 * k)
-    module = (STAMP_HEIGHT - 10) * k / qr.side(1.0)
-    area = draw_qr(page, qr, (rect.x1 - 5 * k - qr.side(module), rect.y0 + 5 * k), module)
+    side = (STAMP_HEIGHT - 10) * k
+    area = pymupdf.Rect(rect.x1 - 5 * k - side, rect.y0 + 5 * k, rect.x1 - 5 * k, rect.y0 + 5 * k + side)
+    page.show_pdf_page(area, qr, 0)
     centre = (rect.x0 + area.x0) / 2
     number_size = min(7.5, 7.5 * 24 / max(24, len(data.review_number) + 3))
     lines = (
@@ -136,6 +138,7 @@ def append_sheets(
     """Append every sheet page with its stamp; returns where each stamp went."""
     cache: dict[str, pymupdf.Document] = {}
     placements = []
+    symbol = qr_document(qr)
     try:
         for sheet in sheets:
             source = _open_sheet_pdf(sheet, cache)
@@ -144,7 +147,12 @@ def append_sheets(
                     f"图纸 {sheet.number} 的页码 {sheet.page_index} 超出其 PDF 的页数 {source.page_count}",
                     f"Page {sheet.page_index} of sheet {sheet.number} is outside its PDF ({source.page_count} pages)",
                 )
-            size = source[sheet.page_index].rect
+            source_page = source[sheet.page_index]
+            if source_page.rotation:
+                # The form object shows the unrotated content: turn the content itself so the sheet
+                # appears as a viewer shows it.
+                source_page.remove_rotation()
+            size = source_page.rect
             if (
                 not (limits.min_page_side <= min(size.width, size.height))
                 or max(size.width, size.height) > limits.max_page_side
@@ -156,9 +164,10 @@ def append_sheets(
             page = doc.new_page(width=size.width, height=size.height)
             page.show_pdf_page(page.rect, source, sheet.page_index)
             placement = choose_corner(page)
-            draw_stamp(page, typesetter, data, qr, placement.rect)
+            draw_stamp(page, typesetter, data, symbol, placement.rect)
             placements.append(placement)
     finally:
         for source in cache.values():
             source.close()
+        symbol.close()
     return placements

@@ -81,7 +81,9 @@ def result_data(**changes: object) -> ResultData:
     tracks = (
         TrackConclusion("消防审查", "Fire protection", "合格", ("王建国", "李晓梅"), "张志强", day, 2),
         TrackConclusion("人防审查", "Civil air defence", "合格", ("陈立新",), "刘海燕", day, 1),
-        TrackConclusion("施工图审查", "Construction drawing review", "合格", ("赵明", "孙丽", "周伟"), "吴国平", day, 3),
+        TrackConclusion(
+            "施工图审查", "Construction drawing review", "合格", ("赵明", "孙丽", "周伟"), "吴国平", day, 3
+        ),
     )
     data = ResultData(
         project_name="某市第一中学新校区教学综合楼",
@@ -104,7 +106,9 @@ def result_data(**changes: object) -> ResultData:
     return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
 
 
-SLOTS = seal_slots([("fire", "某市消防救援支队"), ("civil_defence", "某市人民防空办公室"), ("construction", "某市住房和城乡建设局")])
+SLOTS = seal_slots(
+    [("fire", "某市消防救援支队"), ("civil_defence", "某市人民防空办公室"), ("construction", "某市住房和城乡建设局")]
+)
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +297,8 @@ def test_a_changed_sheet_pdf_is_refused(sheets: list[ApprovedSheet]) -> None:
     tampered = dataclasses.replace(sheets[2], sheet_pdf=sheets[2].sheet_pdf + b"\n%")
     with pytest.raises(SheetUnreadable) as info:
         compose_result(result_data(), [tampered], SLOTS)
-    assert "SHA-256" in info.value.zh and "SHA-256" in info.value.en
+    assert "SHA-256" in info.value.zh
+    assert "SHA-256" in info.value.en
 
 
 def test_garbage_and_missing_pages_are_refused(sheets: list[ApprovedSheet]) -> None:
@@ -330,7 +335,8 @@ def test_a_track_that_did_not_pass_cannot_be_certified(sheets: list[ApprovedShee
     failed = dataclasses.replace(result_data().tracks[0], conclusion="不合格")
     with pytest.raises(ResultInputInvalid) as info:
         compose_result(result_data(tracks=(failed,)), sheets[2:], SLOTS)
-    assert "合格" in info.value.zh and "passed" in info.value.en
+    assert "合格" in info.value.zh
+    assert "passed" in info.value.en
 
 
 def test_sheet_list_problems_are_refused(sheets: list[ApprovedSheet]) -> None:
@@ -353,3 +359,23 @@ def test_bad_seal_slots_are_refused(sheets: list[ApprovedSheet]) -> None:
     high = (SealSlot("某部门", "x", (60, 500, 200, 640)),)
     with pytest.raises(CertificateOverflow):
         compose_result(result_data(), sheets[2:], high)
+
+
+def test_rotated_sheet_appears_as_viewed_and_its_annotations_stay_out() -> None:
+    doc = pymupdf.open()
+    page = doc.new_page(width=842, height=1191)
+    page.draw_rect(pymupdf.Rect(50, 50, 300, 600), color=(0, 0, 0), width=5)
+    page.set_rotation(90)
+    page.add_freetext_annot(pymupdf.Rect(400, 400, 600, 500), "设计说明批注")
+    sheet = approved("建施-11", "旋转存储的横向图纸", doc.tobytes())
+    doc.close()
+    with pymupdf.open(stream=compose_result(result_data(), [sheet], SLOTS), filetype="pdf") as result:
+        composed_page = result[-1]
+        assert tuple(composed_page.rect.br) == (1191.0, 842.0)
+        assert composed_page.rotation == 0
+        assert composed_page.first_annot is None
+        assert "设计说明批注" not in composed_page.get_text()
+        # The rectangle stored at (50, 50)-(300, 600) of the portrait page shows top right, turned.
+        frames = [d["rect"] for d in composed_page.get_drawings() if d.get("width") == pytest.approx(5)]
+        assert len(frames) == 1
+        assert tuple(round(v) for v in frames[0]) == (591, 50, 1141, 300)
