@@ -1,0 +1,131 @@
+"""Sheet list, intake progress, viewer page and tile routes, on processed sheets of a demo submission."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import select
+
+from app.intake.pipeline import process_drawing_file, render_sheet_revision
+from app.intake.steps_render import ViewOptions
+from app.platform import Platform
+from storage.models import DrawingFile, Organization, Project, Submission
+from tests.app.intake.makers import title_block_pdf
+from tests.support.web import TestClient, sign_in
+
+FAST = ViewOptions(dpi=50, thumbnail_px=128)
+
+
+def _submission(platform: Platform) -> int:
+    from app.seed import DESIGN_INSTITUTE
+
+    with platform.sessions() as db, db.begin():
+        institute = db.scalars(select(Organization).where(Organization.name == DESIGN_INSTITUTE)).one()
+        project = Project(organization_id=institute.id, code="JC-2026-0301", name="滨江小学")
+        db.add(project)
+        db.flush()
+        submission = Submission(project_id=project.id)
+        db.add(submission)
+        db.flush()
+        return submission.id
+
+
+def _add_file(platform: Platform, submission_id: int, data: bytes, name: str) -> int:
+    info = platform.store.put_original(io.BytesIO(data), content_type="application/pdf")
+    assert info.sha256 is not None
+    with platform.sessions() as db, db.begin():
+        drawing = DrawingFile(
+            submission_id=submission_id,
+            sha256=info.sha256,
+            size=info.size,
+            original_name=name,
+            media_type="application/pdf",
+            object_key=info.key,
+            status="stored",
+            findings={},
+        )
+        db.add(drawing)
+        db.flush()
+        return drawing.id
+
+
+@pytest.fixture
+def processed(web_platform: Platform) -> tuple[int, list[int]]:
+    submission_id = _submission(web_platform)
+    file_id = _add_file(web_platform, submission_id, title_block_pdf(), "建施.pdf")
+    outcome = process_drawing_file(web_platform.sessions, web_platform.store, file_id)
+    render_sheet_revision(web_platform.sessions, web_platform.store, outcome.revision_ids[0], options=FAST)
+    return submission_id, list(outcome.revision_ids)
+
+
+def test_the_sheet_list_shows_sheets_status_and_progress(
+    client: TestClient, web_platform: Platform, processed: tuple[int, list[int]]
+) -> None:
+    submission_id, revisions = processed
+    sign_in(client, web_platform, "designer")
+    page = client.get(f"/submissions/{submission_id}/sheets")
+    assert page.status_code == 200
+    assert "建施-01" in page.text
+    assert "一层平面图" in page.text
+    assert f"/api/v1/sheet-revisions/{revisions[0]}/thumbnail.png" in page.text
+    assert "可以审阅" in page.text  # the first is ready, the second still waits for its tiles
+    assert "正在切片" in page.text
+
+    progress = client.get(f"/api/v1/submissions/{submission_id}/intake")
+    assert progress.status_code == 200
+    data = progress.json()
+    assert data["counts"] == {"sheets": 2, "ready": 1}
+    assert data["busy"] is True
+    assert [s["number"] for s in data["sheets"]] == ["建施-01", "建施-02"]
+
+    viewer = client.get(f"/sheet-revisions/{revisions[0]}")
+    assert viewer.status_code == 200
+    assert f"/api/v1/sheet-revisions/{revisions[0]}/tiles.dzi" in viewer.text
+    assert "/vendor/openseadragon/openseadragon.min.js" in viewer.text
+    pending = client.get(f"/sheet-revisions/{revisions[1]}")
+    assert "仍在切片" in pending.text
+
+
+def test_an_empty_submission_says_so_in_english(client: TestClient, web_platform: Platform) -> None:
+    submission_id = _submission(web_platform)
+    sign_in(client, web_platform, "designer")
+    page = client.get(f"/submissions/{submission_id}/sheets", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert "No drawing files uploaded yet" in page.text
+
+
+def test_tiles_are_served_with_a_strong_etag_and_revalidated(
+    client: TestClient, web_platform: Platform, processed: tuple[int, list[int]]
+) -> None:
+    _, revisions = processed
+    sign_in(client, web_platform, "designer")
+    base = f"/api/v1/sheet-revisions/{revisions[0]}"
+    dzi = client.get(f"{base}/tiles.dzi")
+    assert dzi.status_code == 200
+    assert b"<Image" in dzi.content
+    tile = client.get(f"{base}/tiles/0/0_0.png")
+    assert tile.status_code == 200
+    assert tile.content.startswith(b"\x89PNG")
+    etag = tile.headers["etag"]
+    assert etag.startswith('"')
+    assert not etag.startswith("W/")
+    assert tile.headers["cache-control"] == "private, max-age=31536000, immutable"
+    again = client.get(f"{base}/tiles/0/0_0.png", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert client.get(f"{base}/tiles/0/0_9.png").status_code == 404
+    assert client.get(f"{base}/thumbnail.png").status_code == 200
+    assert client.get(f"/api/v1/sheet-revisions/{revisions[1]}/tiles.dzi").status_code == 404
+
+
+def test_another_organisation_gets_404(
+    client: TestClient, web_platform: Platform, processed: tuple[int, list[int]]
+) -> None:
+    submission_id, revisions = processed
+    sign_in(client, web_platform, "fire.signer")
+    assert client.get(f"/api/v1/sheet-revisions/{revisions[0]}/tiles/0/0_0.png").status_code == 404
+    assert client.get(f"/api/v1/sheet-revisions/{revisions[0]}/tiles.dzi").status_code == 404
+    assert client.get(f"/submissions/{submission_id}/sheets").status_code == 404
+    assert client.get(f"/api/v1/submissions/{submission_id}/intake").status_code == 404
+    assert client.get(f"/sheet-revisions/{revisions[0]}").status_code == 404
