@@ -1,10 +1,11 @@
 """Pixel comparison of two PDF pages (图面比对), for PDF sheets and as a check on any rendered sheet.
 
-Both pages are rendered in grey at a modest resolution and aligned at their top left corner. A pixel of
-the new page counts as added ink when it is clearly darker (by ``threshold`` grey levels) than every old
-pixel within ``tolerance_px``; removed ink is the same the other way round. Comparing against the darkest
-neighbour, not the same pixel, is what keeps the antialiasing of a line that moved by a pixel or less
-from counting as a change, while a moved door or a new line of text still does.
+Both pages are rendered in grey at a modest resolution, aligned at their top left corner and smoothed a
+little. A pixel of the new page counts as added ink when it is clearly darker (by ``threshold`` grey
+levels) than every old pixel within ``tolerance_px``; removed ink is the same the other way round.
+Comparing against the darkest neighbour, not the same pixel, is what keeps the antialiasing of a line
+that moved by a pixel or less from counting as a change, while a moved door or a new line of text
+still does.
 
 Changed pixels are counted in small square cells; 8-connected groups of cells with at least
 ``min_pixels`` changed pixels become boxes, which :func:`~review.compare.regions.merge_rectangles` unites.
@@ -41,9 +42,13 @@ class RasterCompareOptions:
 
     dpi: float = 72.0
     """Resolution of the comparison rasters; 72 dpi makes one pixel one point."""
-    threshold: int = 64
+    threshold: int = 28
     """Grey levels (0–255) a pixel must be darker than its darkest counterpart nearby to count as ink
-    added or removed."""
+    added or removed (after smoothing)."""
+    smooth_px: int = 1
+    """Radius of the box filter both rasters are smoothed with first. A line that straddles two pixels
+    in one rendering (two half-grey pixels) and falls on one in the other (one black pixel) looks alike
+    once smoothed; without it such lines would differ by half the grey scale."""
     tolerance_px: int = 1
     """How far (pixels) ink may shift between renderings and still count as the same ink."""
     cell_px: int = 4
@@ -104,8 +109,24 @@ def _darkest_nearby(gray: Gray, radius: int) -> Gray:
     return out
 
 
+def _smooth(gray: Gray, radius: int) -> Gray:
+    """Box filter over a (2r+1) square, edges repeated."""
+    if radius <= 0:
+        return gray
+    h, w = gray.shape
+    padded = np.pad(gray, radius, mode="edge").astype(np.uint16)
+    total = np.zeros((h, w), dtype=np.uint16)
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            total += padded[dy : dy + h, dx : dx + w]
+    smoothed: Gray = (total // (2 * radius + 1) ** 2).astype(np.uint8)
+    return smoothed
+
+
 def changed_pixels(old: Gray, new: Gray, options: RasterCompareOptions) -> tuple[Mask, Mask]:
     """Pixels of added ink and of removed ink, for two grey rasters of the same shape."""
+    old = _smooth(old, options.smooth_px)
+    new = _smooth(new, options.smooth_px)
     t = np.int16(options.threshold)
     old_i = old.astype(np.int16)
     new_i = new.astype(np.int16)

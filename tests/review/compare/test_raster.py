@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import pymupdf
+import pytest
+
+from review.compare.errors import CompareError, PageMissing
+from review.compare.raster import RasterCompareOptions, raster_changes
+from review.compare.regions import ChangeKind, meets
+from review.errors import ReviewError, UnreadableDrawing
+from tests.review.compare.conftest import DOOR, DOOR_SHIFT, GRID_X, NEW_TEXT_AT, PAGE, sheet_page
+
+
+def test_identical_pages_have_no_changes() -> None:
+    page = sheet_page()
+    changes = raster_changes(page, 0, page, 0)
+    assert changes.rectangles == ()
+    assert (changes.page_width, changes.page_height) == PAGE
+    assert changes.findings == ()
+
+
+@pytest.mark.parametrize("shift", [0.2, 0.35, 0.5, 0.7, 1.0])
+def test_re_render_noise_is_not_a_change(shift: float) -> None:
+    # Everything moved by up to one pixel (72 dpi): antialiasing differs along every line and glyph.
+    changes = raster_changes(sheet_page(), 0, sheet_page(shift=shift), 0)
+    assert changes.rectangles == ()
+
+
+def test_moved_door_and_new_text_are_covered_and_nothing_else() -> None:
+    changes = raster_changes(sheet_page(), 0, sheet_page(door_moved=True, new_text=True), 0)
+    old_door = (DOOR.x0, DOOR.y0, DOOR.x1, DOOR.y1)
+    new_door = (DOOR.x0 + DOOR_SHIFT, DOOR.y0, DOOR.x1 + DOOR_SHIFT, DOOR.y1)
+    x, y = NEW_TEXT_AT
+    new_text = (x + 5, y - 5, x + 100, y)
+    for place in (old_door, new_door, new_text):
+        assert meets(changes, place), place
+    assert not meets(changes, (GRID_X[0], 40, GRID_X[1], 440))  # the grid of lines
+    assert not meets(changes, (100, 490, 200, 502))  # the untouched note
+    assert len(changes.rectangles) == 2
+    kinds = {r.kind for r in changes.rectangles}
+    assert kinds == {ChangeKind.CHANGED, ChangeKind.ADDED}
+    text_rect = next(r for r in changes.rectangles if r.kind is ChangeKind.ADDED)
+    # The rectangle is tight around the text line: within the merge distance.
+    assert text_rect.x0 >= x - 12
+    assert text_rect.y1 <= y + 12
+    assert text_rect.y0 >= y - 24
+
+
+@pytest.mark.parametrize(("width", "dpi"), [(0.37, 72.0), (0.25, 150.0)])
+def test_a_removed_thin_line_is_found(width: float, dpi: float) -> None:
+    # 0.13 mm (0.37 pt) is the thinnest line weight of GB/T 50001; hairlines need a finer raster.
+    old = pymupdf.open()
+    page = old.new_page(width=400, height=300)
+    page.draw_line((50, 100), (350, 100), width=width)
+    new = pymupdf.open()
+    new.new_page(width=400, height=300)
+    changes = raster_changes(old.tobytes(), 0, new.tobytes(), 0, RasterCompareOptions(dpi=dpi))
+    assert [r.kind for r in changes.rectangles] == [ChangeKind.REMOVED]
+    r = changes.rectangles[0]
+    assert r.x0 <= 52
+    assert r.x1 >= 348
+    assert r.y0 <= 100 <= r.y1
+
+
+def test_a_larger_page_is_aligned_top_left_and_reported() -> None:
+    bigger = (PAGE[0] + 200, PAGE[1] + 100)
+    changes = raster_changes(sheet_page(), 0, sheet_page(size=bigger), 0)
+    assert [f.code for f in changes.findings] == ["PAGE_SIZE_CHANGED"]
+    assert "mm" in changes.findings[0].zh
+    assert "mm" in changes.findings[0].en
+    assert changes.rectangles == ()  # the same drawing on larger paper
+    assert (changes.page_width, changes.page_height) == bigger
+
+
+def test_higher_resolution_still_ignores_noise_and_finds_changes() -> None:
+    options = RasterCompareOptions(dpi=150, tolerance_px=2)
+    assert raster_changes(sheet_page(), 0, sheet_page(shift=0.5), 0, options).rectangles == ()
+    changes = raster_changes(sheet_page(), 0, sheet_page(new_text=True), 0, options)
+    assert meets(changes, (NEW_TEXT_AT[0] + 5, NEW_TEXT_AT[1] - 5, NEW_TEXT_AT[0] + 50, NEW_TEXT_AT[1]))
+
+
+def test_bad_input_raises_errors_in_both_languages() -> None:
+    with pytest.raises(PageMissing) as missing:
+        raster_changes(sheet_page(), 0, sheet_page(), 3)
+    assert isinstance(missing.value, CompareError)
+    assert isinstance(missing.value, ReviewError)
+    assert "第 4 页" in missing.value.zh
+    assert "page 4" in missing.value.en
+    with pytest.raises(UnreadableDrawing):
+        raster_changes(b"not a pdf", 0, sheet_page(), 0)
