@@ -69,13 +69,13 @@ class RenderOptions:
     linetypes: bool = True
     """Draw linetypes as dash patterns; False draws every line solid."""
     hatch_timeout_s: float = 5.0
-    """Give up pattern-filling one hatch after this long and fill it as a tint instead."""
+    """Stop drawing the pattern lines of one hatch after this long (the lines drawn so far stay)."""
     min_hatch_spacing_mm: float = 0.25
     """Pattern lines closer than this on paper are shown as a light tint of the hatch colour."""
     dense_hatch_tint: float = 0.25
     """Strength (0–1) of the tint that replaces too-dense hatch patterns."""
-    compression: int = 6
-    """zlib level of the page content stream."""
+    compression: int = 3
+    """zlib level of the page content stream (3: a tenth larger than 6, a quarter of the time)."""
     font_cache_dir: Path | None = None
     """Where extracted Noto CJK faces are kept (default: the system temporary folder)."""
     sheet_options: SheetOptions = field(default_factory=SheetOptions)
@@ -92,6 +92,7 @@ class RenderedSheet:
     primitives: int
     """Paths, fills and text runs written (0 means a blank sheet)."""
     text_runs_outlined: int = 0
+    """Text drawn as glyph outlines instead of PDF text (no CJK font on the machine)."""
 
 
 def render_sheet(doc: Drawing, sheet: SheetSource, options: RenderOptions | None = None) -> RenderedSheet:
@@ -105,15 +106,7 @@ def render_sheet(doc: Drawing, sheet: SheetSource, options: RenderOptions | None
     backend.paint_page(sheet.paper.width_pt, sheet.paper.height_pt)
     pipeline = SheetPipeline(backend, fonts, dense_hatch_tint=options.dense_hatch_tint)
     mm_per_unit = affine_scale(sheet.to_page) / POINTS_PER_MM
-    config = Configuration(
-        background_policy=BackgroundPolicy.WHITE,
-        color_policy=_COLOR_POLICY[options.color_mode],
-        lineweight_policy=LineweightPolicy.ABSOLUTE,
-        line_policy=LinePolicy.ACCURATE if options.linetypes else LinePolicy.SOLID,
-        hatching_timeout=options.hatch_timeout_s,
-        min_hatch_line_distance=options.min_hatch_spacing_mm / mm_per_unit,
-        max_flattening_distance=0.05 / mm_per_unit,
-    )
+    config = _configuration(options, mm_per_unit)
     ports = [] if sheet.is_modelspace else content_viewports(layout)
     # Entity bounds only pay off when several viewports show different parts of model space.
     bbox_cache = ezdxf.bbox.Cache() if len(ports) > 1 else None
@@ -148,6 +141,19 @@ def render_sheet(doc: Drawing, sheet: SheetSource, options: RenderOptions | None
     )
     findings = _render_findings(sheet, pipeline, backend, printed.getvalue(), frontend.failures)
     return RenderedSheet(sheet, pdf, tuple(findings), backend.primitive_count, pipeline.outlined_text_runs)
+
+
+def _configuration(options: RenderOptions, mm_per_unit: float) -> Configuration:
+    """ezdxf frontend settings for a white sheet where one drawing unit is ``mm_per_unit`` mm on paper."""
+    return Configuration(
+        background_policy=BackgroundPolicy.WHITE,
+        color_policy=_COLOR_POLICY[options.color_mode],
+        lineweight_policy=LineweightPolicy.ABSOLUTE,
+        line_policy=LinePolicy.ACCURATE if options.linetypes else LinePolicy.SOLID,
+        hatching_timeout=options.hatch_timeout_s,
+        min_hatch_line_distance=options.min_hatch_spacing_mm / mm_per_unit,
+        max_flattening_distance=0.05 / mm_per_unit,
+    )
 
 
 def render_sheet_pdf(doc: Drawing, sheet: SheetSource, options: RenderOptions | None = None) -> bytes:
