@@ -9,7 +9,7 @@ Handles are left out because CAD programs renumber them when saving; names of an
 Entities whose fingerprint occurs as often in both revisions are unchanged. Of the rest, an old and a new
 entity are one changed entity when they keep the same handle and type and the document's handles are
 stable (most unchanged entities kept theirs), or else when they are of the same type and their extents
-overlap; what remains was added or removed.
+lie close together on the sheet; what remains was added or removed.
 
 Extents (``ezdxf.bbox``, computed only for entities that differ) are mapped onto the sheet with the
 transformation the renderer uses (:attr:`review.drawing.layouts.SheetSource.to_page`, then y flipped so the
@@ -49,6 +49,9 @@ class EntityCompareOptions:
     """Compare model space too, where the layout's viewports show it."""
     stable_handles: float = 0.9
     """Share of unchanged entities that must keep their handle for handles to identify changed entities."""
+    pair_distance_pt: float = 30.0
+    """Without stable handles, an old and a new entity of one type whose extents on the sheet come this
+    close (points) are one moved or edited entity; farther apart they count as removed and added."""
     pad_pt: float = 2.0
     """Points added around every entity's extents, so that lines have an area."""
     merge_distance_pt: float = 12.0
@@ -223,9 +226,9 @@ def _boxes(entry: _Entry, sheet: SheetSource, pad: float) -> list[Box]:
 
 
 def _pair_by_place(
-    removed: list[tuple[_Entry, list[Box]]], added: list[tuple[_Entry, list[Box]]]
+    removed: list[tuple[_Entry, list[Box]]], added: list[tuple[_Entry, list[Box]]], distance: float
 ) -> list[tuple[int, int]]:
-    """Old and new entities of one type whose extents overlap, each used once."""
+    """Old and new entities of one type whose extents come within ``distance``, each used once."""
     flat = [(i, b) for i, (_, boxes) in enumerate(added) for b in boxes]
     if not flat or not removed:
         return []
@@ -234,7 +237,8 @@ def _pair_by_place(
     pairs = []
     for r, (old, boxes) in enumerate(removed):
         for b in boxes:
-            candidates = sorted({flat[int(k)][0] for k in tree.query(box(*b), predicate="intersects")})
+            near = box(b[0] - distance, b[1] - distance, b[2] + distance, b[3] + distance)
+            candidates = sorted({flat[int(k)][0] for k in tree.query(near, predicate="intersects")})
             match = next(
                 (a for a in candidates if a not in taken and added[a][0].entity.dxftype() == old.entity.dxftype()),
                 None,
@@ -298,7 +302,7 @@ def entity_changes(
     paired_new = {a for _, a in pairs}
     rest_old = [i for i in range(len(removed)) if i not in paired_old]
     rest_new = [i for i in range(len(added)) if i not in paired_new]
-    by_place = _pair_by_place([removed[i] for i in rest_old], [added[i] for i in rest_new])
+    by_place = _pair_by_place([removed[i] for i in rest_old], [added[i] for i in rest_new], options.pair_distance_pt)
     pairs += [(rest_old[r], rest_new[a]) for r, a in by_place]
     paired_old = {r for r, _ in pairs}
     paired_new = {a for _, a in pairs}

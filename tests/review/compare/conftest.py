@@ -50,10 +50,16 @@ LAYOUT_NOTE_AT = (100.0, 500.0)
 """Paper position (mm) of the note added on the layout in the new revision."""
 
 
-def plan(*, modified: bool = False) -> Drawing:
-    """A plan in model space (walls, rooms, a door block) shown at 1:50 through one viewport of layout A-101."""
+def plan(*, modified: bool = False, renumbered: bool = False) -> Drawing:
+    """A plan in model space (walls, rooms, a door block) shown at 1:50 through one viewport of layout A-101.
+
+    ``renumbered`` gives every entity another handle, as a CAD program does when it saves a copy.
+    """
     doc = ezdxf.new("R2010", setup=True, units=4)
     msp = doc.modelspace()
+    if renumbered:
+        for _ in range(37):
+            msp.delete_entity(msp.add_point((0, 0)))
     door = doc.blocks.new("DOOR")
     door.add_line((0, 0), (900, 0))
     door.add_arc((0, 0), 900, 0, 90)
