@@ -48,9 +48,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import NotFound
 from app.intake.steps_read import Report, no_report, rejection, split_original
-from app.intake.steps_record import READY, REJECTED, record_sheets, reject
+from app.intake.steps_record import READY, REJECTED, UNRENDERABLE, finding_json, record_sheets, reject
 from app.intake.steps_render import ViewOptions, build_view
 from review.errors import UnreadableDrawing
+from review.sheets.findings import Finding
 from storage.blobstore import BlobStore
 from storage.db import transaction
 from storage.models import DrawingFile, SheetRevision, SheetText
@@ -150,7 +151,10 @@ def render_sheet_revision(
             split = split_original(store, sha256, stream.read())
         pdf_key = next(s.pdf_key for s in split.sheets if s.index == source_index)
     report(5, f"{number}：切片 / {number}: tiling")
-    view = build_view(store, pdf_key, options, report)
+    try:
+        view = build_view(store, pdf_key, options, report)
+    except UnreadableDrawing as exc:
+        return _unrenderable(sessions, revision_id, pdf_key, number=number, cause=rejection(exc), finish=finish)
     with transaction(sessions) as session:
         revision = session.get_one(SheetRevision, revision_id, with_for_update=True)
         revision.pdf_key = pdf_key
@@ -164,5 +168,21 @@ def render_sheet_revision(
         elif text.text != view.text:
             text.text = view.text
         message = f"{number} 可以审阅（{view.dpi} dpi） / {number} is ready ({view.dpi} dpi)"
+        finish(session, message)
+    return message
+
+
+def _unrenderable(
+    sessions: sessionmaker[Session], revision_id: int, pdf_key: str, *, number: str, cause: Finding, finish: Finish
+) -> str:
+    """Record that a sheet cannot be tiled (a page too large even at the lowest dpi, a broken sheet PDF)."""
+    finding = Finding("RENDER_FAILED", cause.severity, cause.zh, cause.en)
+    with transaction(sessions) as session:
+        revision = session.get_one(SheetRevision, revision_id, with_for_update=True)
+        revision.pdf_key = pdf_key
+        revision.status = UNRENDERABLE
+        kept = [f for f in revision.findings if f.get("code") != finding.code]
+        revision.findings = [*kept, finding_json(finding)]
+        message = f"{number} 无法生成审阅图像：{finding.zh} / {number} cannot be tiled: {finding.en}"
         finish(session, message)
     return message

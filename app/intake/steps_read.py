@@ -159,8 +159,8 @@ def _split_pdf(store: BlobStore, sha256: str, data: bytes, report: Report) -> Sp
 def _split_dxf(store: BlobStore, sha256: str, data: bytes, kind: FileKind, report: Report) -> SplitFile:
     result = read_dxf(data)
     sources = find_sheets(result.doc)
-    if not sources:
-        raise UnreadableDrawing("DXF 中没有可出图的内容 / the DXF holds nothing to plot as a sheet")
+    if not any(source.entity_count for source in sources):
+        raise UnreadableDrawing("DXF 中没有任何图形，无法出图 / the DXF holds no drawing to plot as a sheet")
     sheets = []
     for index, source in enumerate(sources):
         key = sheet_pdf_key(sha256, index, DXF_SPLIT_VERSION)

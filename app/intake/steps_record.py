@@ -30,6 +30,8 @@ REJECTED = "rejected"
 """``DrawingFile.status`` of a file that cannot be reviewed at all."""
 READY = "ready"
 """``SheetRevision.status`` once its sheet PDF, tiles, thumbnail and text are stored."""
+UNRENDERABLE = "unrenderable"
+"""``SheetRevision.status`` of a sheet whose page cannot be tiled (see its RENDER_FAILED finding)."""
 
 NUMBER_LENGTH = 40
 PROVISIONAL_PREFIX = "未识别"
@@ -176,7 +178,8 @@ def _route(session: Session, sheet: Sheet, enabled: tuple[str, ...]) -> list[Fin
 
 def record_sheets(session: Session, drawing: DrawingFile, split: SplitFile) -> list[int]:
     """Create or update the sheets and revisions of ``drawing``; the revision ids in source order."""
-    submission = session.get_one(Submission, drawing.submission_id)
+    # One file of a submission is recorded at a time: two files naming the same sheet must not both create it.
+    submission = session.get_one(Submission, drawing.submission_id, with_for_update=True)
     round_ = current_round(session, submission)
     book = _SheetBook(session, submission.id, round_.id)
     known = set(KNOWN_TRACKS)

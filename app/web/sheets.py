@@ -26,7 +26,7 @@ from app import policy
 from app.errors import NotFound
 from app.identity.principal import Principal
 from app.intake.keys import tile_key
-from app.intake.steps_record import READY, REJECTED
+from app.intake.steps_record import READY, REJECTED, SPLIT
 from app.intake.steps_render import tile_prefix_of
 from app.policy import Action
 from app.web.auth import principal
@@ -37,6 +37,8 @@ from storage.models import DrawingFile, Round, Sheet, SheetRevision, Submission,
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 OPEN_RUN_STATES = (TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING)
+WORKING = frozenset({"pending", SPLIT})
+"""Sheet revision states in which more work is still to come."""
 
 
 @dataclass
@@ -121,7 +123,7 @@ def _progress(view: IntakeView, locale: str) -> dict[str, Any]:
     text = "en" if locale == "en" else "zh"
     open_runs = [run for run in view.runs if run.state in OPEN_RUN_STATES]
     return {
-        "busy": bool(open_runs) or any(row.revision.status != READY for row in view.rows),
+        "busy": bool(open_runs) or any(row.revision.status in WORKING for row in view.rows),
         "sheets": [
             {
                 "revision_id": row.revision.id,

@@ -26,7 +26,7 @@ from storage.models import (
     SheetTrack,
     Submission,
 )
-from tests.app.intake.makers import BODY_TEXT, layout_dxf, title_block_pdf
+from tests.app.intake.makers import BODY_TEXT, SHEETS, layout_dxf, title_block_pdf
 from tests.conftest import sample
 
 FARMHOUSE = "pdf_drawings/pdfjs_autocad2014_farmhouse_set_25sheets.pdf"
@@ -230,3 +230,39 @@ def test_the_farmhouse_set_splits_into_25_numbered_sheets(
     assert numbers[0] == "A-0.0"
     assert len(set(numbers)) == 25
     assert not any(n.startswith(("未识别", "重复")) for n in numbers)
+
+
+@pytest.mark.parametrize(
+    ("data", "zh", "en"),
+    [
+        (b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", "没有任何页面", "no pages"),
+        (b"0\nSECTION\n2\nHEADER\n0\nENDSEC\n0\nEOF\n", "没有任何图形", "no drawing"),
+    ],
+    ids=["damaged-pdf", "empty-dxf"],
+)
+def test_damaged_or_empty_files_are_rejected(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int, data: bytes, zh: str, en: str
+) -> None:
+    file_id = _upload(session_factory, store, submission_id, data, "坏文件")
+    outcome = process_drawing_file(session_factory, store, file_id)
+    assert outcome.rejected
+    with session_factory() as session:
+        [finding] = session.get_one(DrawingFile, file_id).findings["intake"]
+        assert zh in finding["zh"]
+        assert en in finding["en"]
+
+
+def test_a_sheet_too_large_to_tile_gets_a_finding_not_a_crash(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    file_id = _upload(session_factory, store, submission_id, title_block_pdf(SHEETS[:1]), "建施.pdf")
+    [revision_id] = process_drawing_file(session_factory, store, file_id).revision_ids
+    message = render_sheet_revision(
+        session_factory, store, revision_id, options=ViewOptions(dpi=300, min_dpi=300, max_pixels=10)
+    )
+    assert "无法生成审阅图像" in message
+    with session_factory() as session:
+        revision = session.get_one(SheetRevision, revision_id)
+        assert revision.status == "unrenderable"
+        assert revision.tiles_key is None
+        assert "RENDER_FAILED" in {f["code"] for f in revision.findings}
