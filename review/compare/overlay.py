@@ -1,9 +1,9 @@
 """Pictures of two revisions for the reviewer (修改对照图).
 
-:func:`overlay_pdf` lays the old page (red) over the new one (blue) on one page: both are rendered in grey,
-coloured and multiplied, so ink in both revisions stays black, removed ink shows red and added ink blue.
+:func:`overlay_pdf` lays the old page (red) over the new one (blue) on one page: both are rendered in grey and
+combined, so ink in both revisions stays black, removed ink shows red and added ink blue.
 The change rectangles are outlined on top. :func:`side_by_side` places the two pages next to each other
-as vectors, the changes outlined on the new one.
+as vectors, labelled 旧版 / old and 新版 / new, the changes outlined on the new one.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ KIND_COLOURS: dict[ChangeKind, tuple[float, float, float]] = {
 """Outline colour (RGB 0–1) of change rectangles of each kind."""
 
 _GAP_PT = 24.0
+_LABEL = (0.35, 0.35, 0.35)
 
 
 def _page(document: Any, number: int) -> Any:
@@ -80,10 +81,9 @@ def overlay_pdf(
         height = max(old.rect.height, new.rect.height)
         size = (round(width * dpi / 72.0), round(height * dpi / 72.0))
         old_grey, new_grey = _grey(old, dpi, size), _grey(new, dpi, size)
-        white = Image.new("L", size, 255)
-        red = Image.merge("RGB", (white, old_grey, old_grey))
-        blue = Image.merge("RGB", (new_grey, new_grey, white))
-        picture = ImageChops.multiply(red, blue)
+        # Old ink alone keeps red, new ink alone keeps blue; green takes the darker of both, so ink in
+        # both stays neutral grey to black (a plain multiply of red and blue layers turns grey ink purple).
+        picture = Image.merge("RGB", (new_grey, ImageChops.darker(old_grey, new_grey), old_grey))
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG", optimize=False, compress_level=6)
     finally:
@@ -119,6 +119,10 @@ def side_by_side(
         page.show_pdf_page(pymupdf.Rect(ow + _GAP_PT, 0, ow + _GAP_PT + nw, nh), new_doc, new_page)
         page.draw_line((ow + _GAP_PT / 2, 0), (ow + _GAP_PT / 2, max(oh, nh)), color=(0.6, 0.6, 0.6), width=0.5)
         _outline(page, _rectangles(changes), dx=ow + _GAP_PT)
+        for x, zh, en in ((4.0, "旧版", "old"), (ow + _GAP_PT + 4.0, "新版", "new")):
+            # The built-in CJK font sets Latin letters far apart: the English half uses Helvetica.
+            page.insert_text((x, 12.0), zh, fontname="china-s", fontsize=9, color=_LABEL)
+            page.insert_text((x + 9.0 * len(zh), 12.0), f" / {en}", fontname="helv", fontsize=9, color=_LABEL)
         data: bytes = out.tobytes(garbage=3, deflate=True)
     finally:
         out.close()
