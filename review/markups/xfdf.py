@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxml import etree
 
-from review.markups.errors import RejectedXfdf
-from review.markups.geometry import CONTROL, DEFAULT_LIMITS, format_number
+from review.markups.errors import InvalidMarkup, RejectedXfdf
+from review.markups.geometry import CONTROL, DEFAULT_LIMITS, MarkupLimits, format_number, validate_markup
 from review.markups.model import DEFAULT_CLOUD_ARC, HIGHLIGHT_OPACITY, Markup, MarkupKind, Point, Rect
 from review.markups.records import (
     AnnotatedMarkup,
@@ -419,3 +419,29 @@ def read_xfdf(data: bytes, *, page_height: float, limits: XfdfLimits = DEFAULT_X
 def import_xfdf(data: bytes, *, page_height: float, limits: XfdfLimits = DEFAULT_XFDF_LIMITS) -> list[ImportedMarkup]:
     """The markups of an XFDF file (annotations that cannot be used are skipped; see :func:`read_xfdf`)."""
     return list(read_xfdf(data, page_height=page_height, limits=limits).markups)
+
+
+def validate_import(
+    report: ImportReport,
+    *,
+    page_index: int,
+    sheet_width: float,
+    sheet_height: float,
+    limits: MarkupLimits = DEFAULT_LIMITS,
+) -> ImportReport:
+    """The imported markups of one page that may be stored on the sheet, normalised; the rest become findings.
+
+    Annotations on other pages are left out without a finding: an XFDF file often covers a whole set.
+    """
+    kept: list[ImportedMarkup] = []
+    findings = list(report.findings)
+    for item in report.markups:
+        if item.page_index != page_index:
+            continue
+        try:
+            markup = validate_markup(item.markup, sheet_width, sheet_height, limits)
+        except InvalidMarkup as problem:
+            findings.append(ImportFinding(problem.code, problem.zh, problem.en, item.name))
+            continue
+        kept.append(replace(item, markup=markup))
+    return ImportReport(tuple(kept), tuple(findings))

@@ -10,7 +10,7 @@ from review.markups.errors import RejectedXfdf
 from review.markups.geometry import validate_markup
 from review.markups.model import DEFAULT_CLOUD_ARC, Markup, MarkupKind, Rect
 from review.markups.records import AnnotatedMarkup, format_pdf_date, parse_pdf_date
-from review.markups.xfdf import XfdfLimits, export_xfdf, import_xfdf, read_xfdf
+from review.markups.xfdf import XfdfLimits, export_xfdf, import_xfdf, read_xfdf, validate_import
 from tests.review.markups.shapes import EVERY_KIND, SHEET_H, SHEET_W
 
 NS = {"x": "http://ns.adobe.com/xfdf/"}
@@ -253,3 +253,21 @@ def test_pdf_dates() -> None:
     assert parse_pdf_date("garbage") is None
     with pytest.raises(ValueError, match="time zone"):
         format_pdf_date(datetime(2026, 1, 1))
+
+
+def test_validate_import_keeps_page_and_reports_invalid_shapes() -> None:
+    data = wrap(
+        '<square page="0" rect="10,10,50,50" name="ok" color="#00FF00"/>'
+        '<polygon page="0" rect="0,0,1,1" name="bowtie"><vertices>0,0;100,100;100,0;0,100</vertices></polygon>'
+        '<square page="0" rect="10,10,5000,50" name="wide"/>'
+        '<square page="1" rect="10,10,50,50" name="elsewhere"/>'
+        '<caret page="0" rect="1,1,2,2" name="caret"/>'
+    )
+    report = validate_import(read_xfdf(data, page_height=800), page_index=0, sheet_width=600, sheet_height=800)
+    assert [m.name for m in report.markups] == ["ok"]
+    assert report.markups[0].markup.points == ((10.0, 750.0), (50.0, 790.0))
+    assert {(f.name, f.code) for f in report.findings} == {
+        ("bowtie", "MARKUP_SELF_INTERSECTING"),
+        ("wide", "MARKUP_OUTSIDE_SHEET"),
+        ("caret", "XFDF_UNSUPPORTED_TYPE"),
+    }
