@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 
 from signing.qr import QrCode, draw_qr
@@ -16,8 +15,8 @@ A4_WIDTH, A4_HEIGHT = 595.0, 842.0
 MARGIN = 56.0
 TITLE = "施工图联合审查合格书"
 CONTENT_WIDTH = A4_WIDTH - 2 * MARGIN
-SEAL_LABEL_GAP = 14.0
 ROW = 19.0
+MAX_SEALS = 4
 
 
 def chinese_date(day: dt.date) -> str:
@@ -32,25 +31,23 @@ def _area(value: float) -> str:
 def seal_slots(departments: Sequence[tuple[str, str]]) -> tuple[SealSlot, ...]:
     """Seal boxes in a band at the foot of the certificate for ``(field_name, department)`` pairs.
 
-    Up to four boxes per row, two rows at most; one row leaves the boxes large enough for a
-    42 mm round seal with the signer's name under it.
+    One row of up to four boxes, each large enough for a 42 mm round seal with the signer's name
+    under it.
     """
     count = len(departments)
-    if not 1 <= count <= 8:
-        raise CertificateOverflow("合格书可容纳 1 至 8 个签章", "The certificate holds 1 to 8 seals")
-    per_row = min(count, 4)
-    rows = math.ceil(count / per_row)
+    if not 1 <= count <= MAX_SEALS:
+        raise CertificateOverflow(
+            f"合格书可容纳 1 至 {MAX_SEALS} 个签章", f"The certificate holds 1 to {MAX_SEALS} seals"
+        )
     gap = 16.0
-    width = min(140.0, (CONTENT_WIDTH - gap * (per_row - 1)) / per_row)
-    height = 124.0 if rows == 1 else 96.0
+    width = min(140.0, (CONTENT_WIDTH - gap * (count - 1)) / count)
+    height = 124.0
+    left = (A4_WIDTH - (count * width + (count - 1) * gap)) / 2
+    # Origin lower-left, as signature fields are given; the row sits above the footer line.
+    y0 = 50.0
     slots = []
     for index, (field_name, department) in enumerate(departments):
-        row, column = divmod(index, per_row)
-        in_row = min(per_row, count - row * per_row)
-        row_width = in_row * width + (in_row - 1) * gap
-        x0 = (A4_WIDTH - row_width) / 2 + column * (width + gap)
-        # Origin lower-left, as signature fields are given; the last row sits above the footer.
-        y0 = 50.0 + (rows - 1 - row) * (height + SEAL_LABEL_GAP + 12)
+        x0 = left + index * (width + gap)
         slots.append(SealSlot(department, field_name, (round(x0), round(y0), round(x0 + width), round(y0 + height))))
     return tuple(slots)
 

@@ -124,8 +124,8 @@ class ResultLimits:
 
     max_sheets: int = 2000
     """Most approved sheets in one result."""
-    max_tracks: int = 8
-    """Most review tracks on the certificate."""
+    max_tracks: int = 5
+    """Most review tracks on the certificate (more do not fit on one A4 page with four seals)."""
     max_text: int = 200
     """Longest text field, in characters."""
     min_page_side: float = 100.0

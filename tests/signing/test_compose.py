@@ -379,3 +379,17 @@ def test_rotated_sheet_appears_as_viewed_and_its_annotations_stay_out() -> None:
         frames = [d["rect"] for d in composed_page.get_drawings() if d.get("width") == pytest.approx(5)]
         assert len(frames) == 1
         assert tuple(round(v) for v in frames[0]) == (591, 50, 1141, 300)
+
+
+def test_certificate_limits_are_stated_not_overdrawn(sheets: list[ApprovedSheet]) -> None:
+    five = tuple(dataclasses.replace(result_data().tracks[i % 3], name_zh=f"专项审查{i}") for i in range(5))
+    four_seals = seal_slots([(f"dept{i}", f"某市第{i}审查部门") for i in range(4)])
+    pdf = compose_result(result_data(tracks=five), sheets[2:], four_seals)
+    with pymupdf.open(stream=pdf, filetype="pdf") as doc:
+        text = doc[0].get_text()
+        assert all(f"专项审查{i}" in text for i in range(5))
+        assert "某市第3审查部门" in text
+    with pytest.raises(ResultInputInvalid, match="Too many review tracks"):
+        compose_result(result_data(tracks=(*five, five[0])), sheets[2:], four_seals)
+    with pytest.raises(CertificateOverflow, match="1 to 4 seals"):
+        seal_slots([(f"dept{i}", "某部门") for i in range(5)])
