@@ -183,12 +183,40 @@ def test_doctype_and_entities_refused(data: bytes) -> None:
     assert "DOCTYPE" in caught.value.zh
 
 
-def test_utf16_doctype_refused_after_parse() -> None:
-    data = XXE.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="UTF-16"?>').decode().encode("utf-16")
+@pytest.mark.parametrize("hostile", [XXE, BILLION_LAUGHS])
+def test_utf16_doctype_refused_after_parse(hostile: bytes) -> None:
+    # The byte scan cannot see a UTF-16 DOCTYPE; the parsed tree still reveals it.
+    declaration = b'<?xml version="1.0" encoding="UTF-16"?>'
+    data = hostile.replace(b'<?xml version="1.0"?>', declaration).decode().encode("utf-16")
     with pytest.raises(RejectedXfdf) as caught:
         import_xfdf(data, page_height=800)
-    assert caught.value.code in ("XML_DOCTYPE_REFUSED", "XFDF_REJECTED")
+    assert caught.value.code == "XML_DOCTYPE_REFUSED"
+
+
+def test_undeclared_entity_refused() -> None:
+    with pytest.raises(RejectedXfdf) as caught:
+        import_xfdf(wrap('<square page="0" rect="1,1,9,9"><contents>&xxe;</contents></square>'), page_height=800)
     assert "root:" not in str(caught.value)
+
+
+def test_bluebeam_and_foxit_variants() -> None:
+    # No namespace, vertices as one comma list, interior colour only, opacity, Foxit rich text contents.
+    data = (
+        b'<?xml version="1.0" encoding="UTF-8"?><xfdf><annots>'
+        b'<polygon page="0" rect="0,0,1,1" interior-color="#0000FF" opacity="0.5" width="3" name="bb1" '
+        b'subject="Cloud+" style="cloudy" intensity="1"><vertices>10,10,60,10,60,60,10,60</vertices></polygon>'
+        b'<circle page="0" rect="100,100,200,150" name="fx1"><contents-richtext><body><p>\xe5\xad\x94\xe6\xb4\x9e</p>'
+        b"</body></contents-richtext></circle></annots></xfdf>"
+    )
+    cloud, circle = import_xfdf(data, page_height=800)
+    assert cloud.markup.kind is MarkupKind.CLOUD
+    assert cloud.markup.points == ((10.0, 790.0), (60.0, 790.0), (60.0, 740.0), (10.0, 740.0))
+    assert cloud.markup.colour == "#0000ff"
+    assert cloud.markup.opacity == 0.5
+    assert cloud.markup.stroke_width == 3
+    assert cloud.subject == "Cloud+"
+    assert circle.markup.kind is MarkupKind.ELLIPSE
+    assert circle.contents == "孔洞"
 
 
 def test_megabyte_contents_skipped_with_finding() -> None:
