@@ -202,6 +202,10 @@ def validate_markup(
     """The markup, normalised, if it may be stored on a sheet of this size; :class:`InvalidMarkup` otherwise."""
     if not isinstance(markup.kind, MarkupKind):
         raise _refuse("MARKUP_KIND_UNKNOWN", "未知的批注类型", f"unknown markup kind {markup.kind!r}")
+    if not all(isinstance(p, tuple | list) and len(p) == 2 for p in markup.points) or not (
+        markup.box is None or isinstance(markup.box, Rect)
+    ):
+        raise _refuse("MARKUP_POINTS_INVALID", "批注的点应为 (x, y) 坐标对", "markup points must be (x, y) pairs")
     if markup.kind is MarkupKind.FREEHAND:
         # Simplify first: a pen produces far more points than the vertex limit is meant for.
         raw = tuple((float(x), float(y)) for x, y in markup.points) if _all_finite(markup.points) else markup.points

@@ -155,3 +155,9 @@ def test_intersects_changes() -> None:
     assert intersects_changes(cloud, [Rect(105, 50, 120, 60)])  # reached by a bulge
     text = EVERY_KIND[MarkupKind.FREE_TEXT]
     assert intersects_changes(text, [Rect(660, 410, 670, 420)])  # on the leader line
+
+
+def test_points_must_be_pairs() -> None:
+    assert code_of(Markup(MarkupKind.POLYLINE, ((1, 1, 1), (2, 2)))) == "MARKUP_POINTS_INVALID"  # type: ignore[arg-type]
+    assert code_of(Markup(MarkupKind.FREEHAND, ((1,), (2, 2), (3, 3)))) == "MARKUP_POINTS_INVALID"  # type: ignore[arg-type]
+    assert code_of(Markup(MarkupKind.RECTANGLE, ((True, 1), (20, 20)))) == "MARKUP_NUMBER_INVALID"
