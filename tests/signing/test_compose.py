@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import shutil
+import subprocess
 from pathlib import Path
 
 import pymupdf
@@ -393,3 +395,18 @@ def test_certificate_limits_are_stated_not_overdrawn(sheets: list[ApprovedSheet]
         compose_result(result_data(tracks=(*five, five[0])), sheets[2:], four_seals)
     with pytest.raises(CertificateOverflow, match="1 to 4 seals"):
         seal_slots([(f"dept{i}", "某部门") for i in range(5)])
+
+
+@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils not installed")
+def test_poppler_sees_embedded_fonts_and_the_chinese_text(composed: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "result.pdf"
+    path.write_bytes(composed)
+    fonts = subprocess.run(["pdffonts", "-l", "2", str(path)], capture_output=True, text=True, check=True).stdout
+    noto = [line for line in fonts.splitlines() if line.startswith("Noto")]
+    assert len(noto) == 5
+    assert all(" yes " in line for line in noto)  # embedded
+    text = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "2", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "施工图联合审查合格书" in text
+    assert "图纸目录" in text
