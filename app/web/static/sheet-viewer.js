@@ -6,8 +6,8 @@
   if (!element) return;
   var missing = document.getElementById("viewer-missing");
   if (!window.OpenSeadragon) {
-    element.classList.add("visually-hidden");
-    missing.classList.remove("visually-hidden");
+    element.hidden = true;
+    missing.hidden = false;
     return;
   }
   var dzi = element.dataset.dzi;
@@ -32,5 +32,5 @@
         }
       });
     })
-    .catch(function () { missing.classList.remove("visually-hidden"); });
+    .catch(function () { missing.hidden = false; });
 })();

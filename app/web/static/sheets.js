@@ -6,7 +6,6 @@
   var messages = JSON.parse(document.getElementById("intake-messages").textContent);
   var shownCount = Number(box.dataset.count), shownReady = Number(box.dataset.ready);
   var runsList = document.getElementById("intake-runs");
-  var counts = document.getElementById("intake-counts");
   var stateLine = document.getElementById("intake-state");
 
   function showRuns(runs) {
@@ -28,14 +27,13 @@
     fetch(box.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
       .then(function (data) {
-        counts.textContent = data.counts.ready + " / " + data.counts.sheets;
-        stateLine.textContent = data.busy ? messages.busy : messages.idle;
-        showRuns(data.runs);
         // New sheets or newly rendered ones: show them with their thumbnails.
         if (data.counts.sheets !== shownCount || data.counts.ready !== shownReady) {
           window.location.reload();
           return;
         }
+        stateLine.textContent = data.busy ? messages.busy : messages.idle;
+        showRuns(data.runs);
         if (data.busy) window.setTimeout(poll, 1000);
       })
       .catch(function () { window.setTimeout(poll, 5000); });
