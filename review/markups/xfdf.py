@@ -164,13 +164,16 @@ def _element(record: AnnotatedMarkup, *, page_index: int, page_height: float) ->
     return element
 
 
-def export_xfdf(markups: Sequence[AnnotatedMarkup], *, page_index: int, page_height: float, pdf_filename: str) -> bytes:
+def export_xfdf(
+    markups: Sequence[AnnotatedMarkup | Markup], *, page_index: int, page_height: float, pdf_filename: str
+) -> bytes:
     """An XFDF document holding the (validated) markups of one page."""
     root = etree.Element(f"{{{XFDF_NS}}}xfdf", nsmap={None: XFDF_NS})
     root.set(XML_SPACE, "preserve")
     etree.SubElement(root, f"{{{XFDF_NS}}}f", href=_clean(pdf_filename))
     annots = etree.SubElement(root, f"{{{XFDF_NS}}}annots")
-    for record in markups:
+    for item in markups:
+        record = item if isinstance(item, AnnotatedMarkup) else AnnotatedMarkup(markup=item)
         annots.append(_element(record, page_index=page_index, page_height=page_height))
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 

@@ -299,3 +299,13 @@ def test_validate_import_keeps_page_and_reports_invalid_shapes() -> None:
         ("wide", "MARKUP_OUTSIDE_SHEET"),
         ("caret", "XFDF_UNSUPPORTED_TYPE"),
     }
+
+
+def test_plain_markups_export_without_details() -> None:
+    data = export_xfdf([EVERY_KIND[MarkupKind.ELLIPSE]], page_index=0, page_height=SHEET_H, pdf_filename="a.pdf")
+    circle = etree.fromstring(data).find("x:annots/x:circle", NS)
+    assert circle is not None
+    assert circle.get("title") is None
+    assert circle.find("x:contents", NS) is None
+    (back,) = import_xfdf(data, page_height=SHEET_H)
+    assert back.markup.points == EVERY_KIND[MarkupKind.ELLIPSE].points
