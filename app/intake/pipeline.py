@@ -41,12 +41,13 @@ The contract every step keeps:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.intake.steps_read import Report, no_report, rejection, split_original
 from app.intake.steps_record import READY, REJECTED, UNRENDERABLE, finding_json, record_sheets, reject
 from app.intake.steps_render import ViewOptions, build_view
@@ -98,6 +99,12 @@ def process_drawing_file(
     report(1, f"读取 {name} / reading {name}")
     with store.open(key) as stream:
         data = stream.read()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        # The verification job records the damage on the file; nothing is derived from wrong bytes.
+        raise Conflict(
+            f"原件 {name} 与上传时的 SHA-256 不一致，未处理",
+            f"the original {name} no longer matches its SHA-256; it was not processed",
+        )
     try:
         split = split_original(store, sha256, data, lambda p, m: report(5 + 0.85 * p, m))
     except UnreadableDrawing as exc:

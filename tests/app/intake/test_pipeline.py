@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.errors import Conflict
 from app.identity.accounts import create_organization
 from app.intake.pipeline import process_drawing_file, render_sheet_revision
 from app.intake.steps_render import ViewOptions, choose_dpi
@@ -266,3 +267,17 @@ def test_a_sheet_too_large_to_tile_gets_a_finding_not_a_crash(
         assert revision.status == "unrenderable"
         assert revision.tiles_key is None
         assert "RENDER_FAILED" in {f["code"] for f in revision.findings}
+
+
+def test_an_original_changed_in_the_store_is_not_processed(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    file_id = _upload(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
+    with session_factory() as session:
+        key = session.get_one(DrawingFile, file_id).object_key
+    store.local_path(key).write_bytes(title_block_pdf(SHEETS[:1]))  # damage behind the store's back
+    with pytest.raises(Conflict, match="SHA-256"):
+        process_drawing_file(session_factory, store, file_id)
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Sheet)) == 0
+    assert list(store.iter_keys("derived/")) == []
