@@ -4,7 +4,7 @@ Two jobs run it (:mod:`app.intake.tasks`), one per file and one per sheet, so th
 be opened while the others are still being tiled:
 
 ``drawing_file.process`` — :func:`process_drawing_file`
-    1. *load*: read the stored original (``originals/…``) by its key; it is only ever read.
+    1. *load*: read the stored original (``originals/…``) by its key and check its SHA-256; it is only ever read.
     2. *check and split* (:func:`~app.intake.steps_read.split_original`): PDF pages (``open_pdf``) or DXF
        layouts (``read_dxf`` + ``find_sheets``); each becomes a one-page sheet PDF under
        ``derived/sheets/<original sha256>/<index>-<split version>.pdf`` (a DXF layout is rendered as vector
