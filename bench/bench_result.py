@@ -35,7 +35,7 @@ from signing.compose import (
     seal_slots,
     signature_fields,
 )
-from signing.result.typeset import Face, face_bytes
+from signing.result.typeset import Face, text_width
 from signing.sign import prepare_result
 
 A1 = (2384.0, 1684.0)
@@ -103,7 +103,7 @@ def main() -> None:
     ]
     slots = seal_slots([("fire", "消防"), ("civil_defence", "人防"), ("construction", "住建")])
     for face in Face:
-        face_bytes(face)
+        text_width("审", face, 10)
 
     start = time.perf_counter()
     raw = pymupdf.open()

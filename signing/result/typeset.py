@@ -21,7 +21,7 @@ from fontTools import subset
 from fontTools.ttLib import TTCollection, TTFont
 
 from signing.fonts import collection_path
-from signing.result.mupdf import Document, Page, pymupdf
+from signing.result.mupdf import Document, Page
 
 Colour = tuple[float, float, float]
 BLACK: Colour = (0.0, 0.0, 0.0)
@@ -48,27 +48,50 @@ class Face(enum.Enum):
 
 
 @functools.cache
-def face_bytes(face: Face) -> bytes:
-    """One face of a Noto CJK collection as a standalone OpenType font (once per process)."""
+def _face_index(face: Face) -> int:
     file_name, family = face.value
     collection = TTCollection(str(collection_path(file_name)), lazy=True)
     try:
-        for candidate in collection.fonts:
+        for index, candidate in enumerate(collection.fonts):
             if str(candidate["name"].getDebugName(1) or "") == family:
-                out = io.BytesIO()
-                candidate.save(out)
-                return out.getvalue()
-        out = io.BytesIO()
-        collection.fonts[0].save(out)
-        return out.getvalue()
+                return index
+        return 0
     finally:
         collection.close()
+
+
+def _open_face(face: Face) -> TTFont:
+    # Read straight from the collection: extracting a 16 MB face first costs seconds per process.
+    return TTFont(str(collection_path(face.value[0])), fontNumber=_face_index(face), lazy=True)
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    cmap: dict[int, str]
+    advances: dict[str, int]
+    units_per_em: int
+    notdef_advance: int
+
+
+@functools.cache
+def _metrics(face: Face) -> _Metrics:
+    font = _open_face(face)
+    try:
+        metrics = font["hmtx"].metrics
+        return _Metrics(
+            cmap=dict(font.getBestCmap()),
+            advances={name: advance for name, (advance, _) in metrics.items()},
+            units_per_em=int(font["head"].unitsPerEm),
+            notdef_advance=int(metrics[".notdef"][0]),
+        )
+    finally:
+        font.close()
 
 
 @functools.lru_cache(maxsize=32)
 def embeddable_subset(face: Face, characters: str) -> bytes:
     """``face`` reduced to ``characters``, with CID equal to glyph index (see the module docstring)."""
-    font = TTFont(io.BytesIO(face_bytes(face)), lazy=True)
+    font = _open_face(face)
     options = subset.Options()
     options.layout_features = []
     options.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "VORG", "vhea", "vmtx"]
@@ -95,14 +118,14 @@ def embeddable_subset(face: Face, characters: str) -> bytes:
     return out.getvalue()
 
 
-@functools.cache
-def _metrics(face: Face) -> pymupdf.Font:
-    return pymupdf.Font(fontbuffer=face_bytes(face))
-
-
 def text_width(text: str, face: Face, size: float) -> float:
-    """Advance width of ``text`` in points."""
-    return float(_metrics(face).text_length(text, fontsize=size))
+    """Advance width of ``text`` in points (no kerning: the text is written without it)."""
+    metrics = _metrics(face)
+    units = 0
+    for char in text:
+        name = metrics.cmap.get(ord(char))
+        units += metrics.advances.get(name, metrics.notdef_advance) if name else metrics.notdef_advance
+    return units * size / metrics.units_per_em
 
 
 def wrap(text: str, face: Face, size: float, width: float) -> list[str]:

@@ -225,14 +225,14 @@ def qr_modules_as_drawn(page: pymupdf.Page, size: int, zoom: float) -> list[list
     box = qr_paths[0]["rect"]
     module = box.width / size
     assert box.height == pytest.approx(box.width)
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False, clip=box)
     rows = []
     for row in range(size):
         cells = []
         for column in range(size):
             x = int((box.x0 + (column + 0.5) * module) * zoom)
             y = int((box.y0 + (row + 0.5) * module) * zoom)
-            cells.append(pix.samples[y * pix.stride + x] < 128)
+            cells.append(pix.samples[(y - pix.y) * pix.stride + x - pix.x] < 128)
         rows.append(cells)
     return rows
 
