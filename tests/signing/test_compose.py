@@ -30,6 +30,7 @@ from signing.result.manifest import ROWS_PER_PAGE, draw_manifest
 from signing.result.typeset import Typesetter
 from signing.sign import SignatureRole, sign
 from signing.verify import verify
+from tests.conftest import sample
 from tests.support.pki import SigningPki
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -410,3 +411,25 @@ def test_poppler_sees_embedded_fonts_and_the_chinese_text(composed: bytes, tmp_p
     ).stdout
     assert "施工图联合审查合格书" in text
     assert "图纸目录" in text
+
+
+def test_real_drawing_sets_keep_their_sheets_and_get_stamped() -> None:
+    farmhouse = sample("pdf_drawings/pdfjs_autocad2014_farmhouse_set_25sheets.pdf").read_bytes()
+    survey = sample("pdf_drawings/pdfjs_A0_survey_sheet.pdf").read_bytes()
+    sheets = [approved(f"A-{index + 1:02d}", f"农舍施工图 {index + 1}", farmhouse) for index in range(6)]
+    sheets = [dataclasses.replace(sheet, page_index=index) for index, sheet in enumerate(sheets)]
+    sheets.append(approved("测-01", "地形测量图", survey))
+    pdf = compose_result(result_data(), sheets, SLOTS)
+    with (
+        pymupdf.open(stream=pdf, filetype="pdf") as result,
+        pymupdf.open(stream=farmhouse, filetype="pdf") as source_set,
+        pymupdf.open(stream=survey, filetype="pdf") as source_survey,
+    ):
+        expected = [source_set[index].rect for index in range(6)] + [source_survey[0].rect]
+        stamped = [result[index] for index in range(2, result.page_count)]
+        assert [page.rect for page in stamped] == expected
+        assert all(page.search_for("审查合格") for page in stamped)
+        assert all(page.first_annot is None for page in result)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        stamped[0].get_pixmap(dpi=40).save(SCREENSHOTS / "result-sheet-farmhouse.png")
+        stamped[-1].get_pixmap(dpi=20).save(SCREENSHOTS / "result-sheet-survey-a0.png")
