@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ezdxf.bbox
+import numpy as np
 import shapely
 from ezdxf.document import Drawing
 from ezdxf.entities.dxfgfx import DXFGraphic
@@ -77,7 +78,10 @@ class _Fingerprints:
     def value(self, value: Any) -> Hashable:
         if isinstance(value, float):
             return round(value, self.decimals)
-        if isinstance(value, Vec3 | tuple | list):
+        if isinstance(value, Vec3):
+            d = self.decimals
+            return (round(value.x, d), round(value.y, d), round(value.z, d))
+        if isinstance(value, tuple | list):
             return tuple(self.value(v) for v in value)
         if isinstance(value, int | str | bool) or value is None:
             return value
@@ -109,9 +113,14 @@ class _Fingerprints:
         )
         return (kind, items, self._extra(entity, kind))
 
+    def numbers(self, values: Any) -> bytes:
+        """Many numbers at once, rounded; adding 0.0 turns -0.0 into 0.0 so that both compare equal."""
+        rounded = np.round(np.asarray(values, dtype=np.float64), self.decimals) + 0.0
+        return bytes(rounded.tobytes())
+
     def _extra(self, entity: Any, kind: str) -> Hashable:  # noqa: PLR0911 - one return per entity type
         if kind == "LWPOLYLINE":
-            return self.value([tuple(p) for p in entity.get_points()])
+            return self.numbers(entity.lwpoints.values)
         if kind == "POLYLINE":
             return self.value([v.dxf.location for v in entity.vertices])
         if kind == "SPLINE":
@@ -281,11 +290,21 @@ def entity_changes(
     new_doc: Drawing,
     layout_name: str,
     options: EntityCompareOptions | None = None,
+    *,
+    sheets: tuple[SheetSource, SheetSource] | None = None,
 ) -> ChangeSet:
-    """What was added, removed and changed on sheet ``layout_name`` (``Model`` for model space)."""
+    """What was added, removed and changed on sheet ``layout_name`` (``Model`` for model space).
+
+    ``sheets`` are the old and new :class:`SheetSource` the sheets were rendered with, when the caller
+    kept them; otherwise they are found again (:func:`find_sheets` measures every layout's extents, which
+    costs about as much as the comparison itself on a dense drawing).
+    """
     options = options or EntityCompareOptions()
-    old_sheet = _sheet(old_doc, layout_name, options)
-    new_sheet = _sheet(new_doc, layout_name, options)
+    if sheets is None:
+        old_sheet = _sheet(old_doc, layout_name, options)
+        new_sheet = _sheet(new_doc, layout_name, options)
+    else:
+        old_sheet, new_sheet = sheets
     only_old, only_new, unchanged, kept = _split(
         _entries(old_doc, old_sheet, options), _entries(new_doc, new_sheet, options)
     )

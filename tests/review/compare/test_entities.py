@@ -106,3 +106,9 @@ def test_model_space_sheets_and_missing_layouts() -> None:
         entity_changes(plan(), plan(), "S-999", EntityCompareOptions())
     assert "S-999" in missing.value.zh
     assert "S-999" in missing.value.en
+
+
+def test_sheets_found_at_rendering_can_be_passed_in() -> None:
+    old, new = plan(), plan(modified=True)
+    found = (find_sheets(old)[0], find_sheets(new)[0])
+    assert entity_changes(old, new, LAYOUT, sheets=found) == entity_changes(old, new, LAYOUT)

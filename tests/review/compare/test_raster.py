@@ -87,3 +87,9 @@ def test_bad_input_raises_errors_in_both_languages() -> None:
     assert "page 4" in missing.value.en
     with pytest.raises(UnreadableDrawing):
         raster_changes(b"not a pdf", 0, sheet_page(), 0)
+
+
+def test_the_process_wide_antialiasing_level_is_given_back() -> None:
+    before = pymupdf.TOOLS.show_aa_level()
+    raster_changes(sheet_page(), 0, sheet_page(), 0, RasterCompareOptions(antialias=1))
+    assert pymupdf.TOOLS.show_aa_level() == before
