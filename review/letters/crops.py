@@ -37,6 +37,11 @@ class CropOptions:
     """Longest side of a crop in pixels; larger regions are rendered at a lower resolution."""
     stroke_width: float = 2.0
     """Outline width in sheet points (at least the markup's own width)."""
+    print_width: float | None = None
+    """Width the crop is printed at, in points; the region is then rendered so that it prints at ``dpi``.
+    None renders at ``dpi`` relative to the sheet itself and prints at the sheet's scale."""
+    max_print_height: float = 240.0
+    """Tallest a crop may be printed, in points; tall regions are printed narrower."""
 
 
 DEFAULT_CROP_OPTIONS = CropOptions()
@@ -55,6 +60,8 @@ class Crop:
     """Image width in pixels."""
     height_px: int
     """Image height in pixels."""
+    print_width: float
+    """Width to print the image at, in points."""
 
 
 def crop_markups(
@@ -136,14 +143,32 @@ def _render(page: Any, bounds: Rect, options: CropOptions) -> Crop:
     if clip.is_empty:
         # A markup wholly outside the page: show the nearest corner region rather than nothing.
         clip = pymupdf.Rect(page.rect.x0, page.rect.y0, page.rect.x0 + 2 * margin, page.rect.y0 + 2 * margin)
-    zoom = options.dpi / 72.0
+    width = clip.width if options.print_width is None else options.print_width
+    if clip.height * width / clip.width > options.max_print_height:
+        width = options.max_print_height * clip.width / clip.height
+    zoom = options.dpi / 72.0 * width / clip.width
     longest = max(clip.width, clip.height) * zoom
     if longest > options.max_pixels:
         zoom *= options.max_pixels / longest
     pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=clip, alpha=False)
+    _frame(pixmap)
     return Crop(
         png=pixmap.tobytes("png"),
         clip=Rect(clip.x0, clip.y0, clip.x1, clip.y1),
         width_px=pixmap.width,
         height_px=pixmap.height,
+        print_width=width,
     )
+
+
+def _frame(pixmap: Any) -> None:
+    """A thin grey frame, so a crop reads as a cut-out of the sheet and not as part of the letter."""
+    width, height, line = pixmap.width, pixmap.height, 2
+    grey = (128, 128, 128)
+    for box in (
+        (0, 0, width, line),
+        (0, height - line, width, height),
+        (0, 0, line, height),
+        (width - line, 0, width, height),
+    ):
+        pixmap.set_rect(pymupdf.IRect(*box), grey)

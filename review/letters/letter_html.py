@@ -96,12 +96,18 @@ def title_of(letter: OpinionLetter) -> str:
     return "施工图联合审查意见书" if letter.is_joint else "施工图审查意见书"
 
 
-ImageFor = Callable[[LetterComment], list[tuple[str, float]]]
-"""Gives the archive names and display widths (points) of a comment's crops."""
+ImageFor = Callable[[LetterComment], list[tuple[str, float, float]]]
+"""Gives the archive names and printed widths and heights (points) of a comment's crops."""
 
 
-def letter_html(letter: OpinionLetter, images_for: ImageFor) -> str:
-    """The whole letter body."""
+def letter_html(
+    letter: OpinionLetter, images_for: ImageFor, breaks: frozenset[int] = frozenset()
+) -> tuple[str, list[float]]:
+    """The whole letter body, and the printed height of every crop in reading order.
+
+    ``breaks`` holds the reading-order indexes of crops that start a new page.
+    """
+    figures = _Figures(breaks)
     parts = [
         f"<h1>{title_of(letter)}</h1>",
         f'<p class="docno">审查编号：{text(letter.project.review_number)}　第 {letter.round_number} 轮审查</p>',
@@ -113,14 +119,31 @@ def letter_html(letter: OpinionLetter, images_for: ImageFor) -> str:
     ]
     for index, track in enumerate(letter.tracks, start=1):
         comments = [c for c in letter.comments if c.track == track.key]
-        parts.append(_track_section(index, track, comments, images_for))
+        parts.append(_track_section(index, track, comments, images_for, figures))
     parts.append(
         '<div class="signoff">'
         f'<p class="sign">审查机构：{text(letter.issuing_organisation)}</p>'
         f'<p class="sign">{chinese_date(letter.issue_date)}</p>'
         "</div>"
     )
-    return "<body>" + "".join(parts) + "</body>"
+    return "<body>" + "".join(parts) + "</body>", figures.heights
+
+
+class _Figures:
+    """Counts crops in reading order and starts a page before the ones listed in ``breaks``."""
+
+    def __init__(self, breaks: frozenset[int]) -> None:
+        self.breaks = breaks
+        self.heights: list[float] = []
+
+    def html(self, name: str, width: float, height: float) -> str:
+        index = len(self.heights)
+        self.heights.append(height)
+        page_break = "page-break-before:always;" if index in self.breaks else ""
+        return (
+            f'<div class="figure" style="{page_break}">'
+            f'<img src="{html.escape(name)}" style="width:{width:.1f}pt;height:{height:.1f}pt"/></div>'
+        )
 
 
 def _row(*cells: tuple[str, str]) -> str:
@@ -141,7 +164,9 @@ def _project_table(project: LetterProject, round_number: int) -> str:
     return "<h2>工程概况</h2><table>" + "".join(rows) + "</table>"
 
 
-def _track_section(index: int, track: LetterTrack, comments: list[LetterComment], images_for: ImageFor) -> str:
+def _track_section(
+    index: int, track: LetterTrack, comments: list[LetterComment], images_for: ImageFor, figures: _Figures
+) -> str:
     conclusion = track.conclusion.label_zh
     if track.conclusion is Conclusion.REVISE:
         conclusion = f'<b style="color:#c00000">{conclusion}</b>'
@@ -160,7 +185,7 @@ def _track_section(index: int, track: LetterTrack, comments: list[LetterComment]
         parts.append(f"<h3>（{chinese_ordinal(number)}）{severity.label_zh}意见（{len(group)} 条）</h3>")
         if not group:
             parts.append('<p class="none">无。</p>')
-        parts.extend(_comment(comment, images_for(comment)) for comment in group)
+        parts.extend(_comment(comment, images_for(comment), figures) for comment in sorted(group, key=_natural))
     parts.append(
         '<div class="signoff">'
         f'<p class="sign">审查人员：{text("、".join(track.reviewers)) or "—"}</p>'
@@ -171,7 +196,12 @@ def _track_section(index: int, track: LetterTrack, comments: list[LetterComment]
     return "".join(parts)
 
 
-def _comment(comment: LetterComment, images: list[tuple[str, float]]) -> str:
+def _natural(comment: LetterComment) -> list[tuple[int, str]]:
+    """Sort key that puts XF-2 before XF-10."""
+    return [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", comment.number)]
+
+
+def _comment(comment: LetterComment, images: list[tuple[str, float, float]], figures: _Figures) -> str:
     parts = [
         '<div class="comment">',
         f'<p class="head">{text(comment.number)}　图号 {text(comment.sheet_number)}　{text(comment.sheet_title)}</p>',
@@ -185,10 +215,10 @@ def _comment(comment: LetterComment, images: list[tuple[str, float]]) -> str:
         )
         parts.append(f'<p class="cite">依据条文：{cited}</p>')
     parts.append(f'<p class="body">{text(comment.text)}</p>')
-    for figure, (name, width) in enumerate(images, start=1):
+    for figure, (name, width, height) in enumerate(images, start=1):
         parts.append(
-            f'<div class="figure"><img src="{html.escape(name)}" style="width:{width:.1f}pt"/></div>'
-            f'<p class="caption">图 {text(comment.number)}-{figure}　{text(comment.sheet_number)} 批注区域</p>'
+            figures.html(name, width, height)
+            + f'<p class="caption">图 {text(comment.number)}-{figure}　{text(comment.sheet_number)} 批注区域</p>'
         )
     parts.append("</div>")
     return "".join(parts)

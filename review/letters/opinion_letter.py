@@ -37,8 +37,6 @@ class LetterLayout:
     """Binding side (装订线) of the left page edge."""
     margin_right: float = 62.0
     """Right margin."""
-    max_image_height: float = 320.0
-    """Tallest a crop may be printed; tall regions are narrowed to fit."""
     crops: CropOptions = DEFAULT_CROP_OPTIONS
     """How marked regions are rendered."""
 
@@ -53,6 +51,7 @@ DEFAULT_LAYOUT = LetterLayout()
 """The layout letters are issued in."""
 
 _HEADER_SIZE = 9.0
+_MAX_LAYOUT_PASSES = 6
 _HEADER_LIMIT = 200.0  # points of header width the project name may take
 
 
@@ -60,11 +59,15 @@ def build_opinion_letter(letter: OpinionLetter, layout: LetterLayout = DEFAULT_L
     """The letter as PDF bytes (title 施工图联合审查意见书 when it covers several tracks)."""
     _check(letter)
     archive = pymupdf.Archive()
-    images: dict[int, list[tuple[str, float]]] = {}
+    images: dict[int, list[tuple[str, float, float]]] = {}
     for position, comment in enumerate(letter.comments):
         images[position] = _add_crops(archive, position, comment, layout)
     by_identity = {id(comment): position for position, comment in enumerate(letter.comments)}
-    body = letter_html(letter, lambda comment: images[by_identity[id(comment)]])
+
+    def images_for(comment: LetterComment) -> list[tuple[str, float, float]]:
+        return images[by_identity[id(comment)]]
+
+    body, heights = letter_html(letter, images_for)
 
     header = _header_text(letter)
     characters = body + header + clean(letter.project.name) + "0123456789"
@@ -72,6 +75,22 @@ def build_opinion_letter(letter: OpinionLetter, layout: LetterLayout = DEFAULT_L
     archive.add(regular, "regular.otf")
     archive.add(subset_face(Face.BOLD, characters), "bold.otf")
 
+    # MuPDF shrinks an image to the space left at the bottom of a page instead of moving it on;
+    # such crops are laid out again starting a new page.
+    breaks: frozenset[int] = frozenset()
+    for _ in range(_MAX_LAYOUT_PASSES):
+        pdf = _layout(body, archive, layout)
+        shrunk = breaks | _shrunk_figures(pdf, heights)
+        if shrunk == breaks:
+            break
+        breaks = shrunk
+        body, heights = letter_html(letter, images_for, breaks)
+    else:
+        pdf = _layout(body, archive, layout)
+    return _finish(pdf, letter, header, regular, layout)
+
+
+def _layout(body: str, archive: Any, layout: LetterLayout) -> bytes:
     story = pymupdf.Story(html=body, user_css=CSS, archive=archive)
     out = io.BytesIO()
     writer = pymupdf.DocumentWriter(out, "compress")
@@ -83,7 +102,17 @@ def build_opinion_letter(letter: OpinionLetter, layout: LetterLayout = DEFAULT_L
         writer.end_page()
         more = bool(filled)
     writer.close()
-    return _finish(out.getvalue(), letter, header, regular, layout)
+    return out.getvalue()
+
+
+def _shrunk_figures(pdf: bytes, heights: list[float]) -> frozenset[int]:
+    """Reading-order indexes of crops printed smaller than asked for."""
+    doc = pymupdf.open(stream=pdf, filetype="pdf")
+    try:
+        printed = [info["bbox"][3] - info["bbox"][1] for page in doc for info in page.get_image_info()]
+    finally:
+        doc.close()
+    return frozenset(i for i, (want, got) in enumerate(zip(heights, printed, strict=False)) if got < want - 1.0)
 
 
 def build_combined_letter(letters: list[OpinionLetter], layout: LetterLayout = DEFAULT_LAYOUT) -> bytes:
@@ -126,18 +155,18 @@ def _check(letter: OpinionLetter) -> None:
             )
 
 
-def _add_crops(archive: Any, position: int, comment: LetterComment, layout: LetterLayout) -> list[tuple[str, float]]:
+def _add_crops(
+    archive: Any, position: int, comment: LetterComment, layout: LetterLayout
+) -> list[tuple[str, float, float]]:
     if comment.sheet_pdf is None or not comment.markups:
         return []
-    column = layout.body.width
-    placed: list[tuple[str, float]] = []
-    for index, crop in enumerate(crop_markups(comment.sheet_pdf, comment.page_index, comment.markups, layout.crops)):
+    # Crops span the text column (less a hair for the frame), rendered to print at the crop resolution.
+    options = replace(layout.crops, print_width=layout.body.width - 4)
+    placed: list[tuple[str, float, float]] = []
+    for index, crop in enumerate(crop_markups(comment.sheet_pdf, comment.page_index, comment.markups, options)):
         name = f"crop-{position}-{index}.png"
         archive.add(crop.png, name)
-        width = column
-        if crop.height_px * width / crop.width_px > layout.max_image_height:
-            width = layout.max_image_height * crop.width_px / crop.height_px
-        placed.append((name, width))
+        placed.append((name, crop.print_width, crop.print_width * crop.height_px / crop.width_px))
     return placed
 
 

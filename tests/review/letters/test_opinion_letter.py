@@ -99,6 +99,15 @@ def test_crops_are_embedded_with_red_markup(joint_pdf: bytes, joint_letter: Opin
         assert red > 50, xref
 
 
+def test_crops_print_at_full_size_rather_than_squeezed_into_a_page_end(joint_pdf: bytes) -> None:
+    doc = pymupdf.open(stream=joint_pdf, filetype="pdf")
+    boxes = [info["bbox"] for page in doc for info in page.get_image_info()]
+    assert boxes
+    for x0, y0, x1, y1 in boxes:
+        # Crops are 240 pt tall unless as wide as the text column (461 pt).
+        assert y1 - y0 >= 239 or x1 - x0 >= 455, (x0, y0, x1, y1)
+
+
 def test_long_comment_flows_over_pages(joint_letter: OpinionLetter) -> None:
     words = "审查意见正文第{}段，楼梯间、前室及合用前室的设置应符合规范要求。"
     long_text = "".join(words.format(i) + ("\n" if i % 40 == 0 else "") for i in range(700))
@@ -174,7 +183,7 @@ def test_comment_of_unknown_track_is_refused(joint_letter: OpinionLetter) -> Non
 def test_screenshots_of_first_pages(joint_pdf: bytes) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     doc = pymupdf.open(stream=joint_pdf, filetype="pdf")
-    for index in range(2):
+    for index in (0, 1, doc.page_count - 1):
         path = SCREENSHOTS / f"opinion-letter-page-{index + 1}.png"
         doc[index].get_pixmap(dpi=100).save(str(path))
         assert path.stat().st_size > 10_000
