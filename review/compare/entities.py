@@ -234,6 +234,12 @@ def _boxes(entry: _Entry, sheet: SheetSource, pad: float) -> list[Box]:
     return [b for b in found if b is not None]
 
 
+def _shown(entries: list[_Entry], sheet: SheetSource, pad: float) -> list[tuple[_Entry, list[Box]]]:
+    """Entries with their places on the sheet; model space entities no viewport shows are left out."""
+    found = ((e, _boxes(e, sheet, pad)) for e in entries)
+    return [(e, boxes) for e, boxes in found if boxes or e.views[0].to_paper is None]
+
+
 def _pair_by_place(
     removed: list[tuple[_Entry, list[Box]]], added: list[tuple[_Entry, list[Box]]], distance: float
 ) -> list[tuple[int, int]]:
@@ -308,8 +314,8 @@ def entity_changes(
     only_old, only_new, unchanged, kept = _split(
         _entries(old_doc, old_sheet, options), _entries(new_doc, new_sheet, options)
     )
-    removed = [(e, _boxes(e, old_sheet, options.pad_pt)) for e in only_old]
-    added = [(e, _boxes(e, new_sheet, options.pad_pt)) for e in only_new]
+    removed = _shown(only_old, old_sheet, options.pad_pt)
+    added = _shown(only_new, new_sheet, options.pad_pt)
     pairs: list[tuple[int, int]] = []
     if kept >= options.stable_handles:
         by_handle = {(e.entity.dxf.handle, e.entity.dxftype()): i for i, (e, _) in enumerate(added)}

@@ -112,3 +112,16 @@ def test_sheets_found_at_rendering_can_be_passed_in() -> None:
     old, new = plan(), plan(modified=True)
     found = (find_sheets(old)[0], find_sheets(new)[0])
     assert entity_changes(old, new, LAYOUT, sheets=found) == entity_changes(old, new, LAYOUT)
+
+
+def test_model_space_outside_every_viewport_is_not_on_the_sheet() -> None:
+    old, new = plan(), plan()
+    new.modelspace().add_circle((90000, 90000), 500)  # far beyond what the viewport shows
+    new.modelspace().add_circle((10000, 10000), 500)  # in the middle of the view
+    changes = entity_changes(old, new, LAYOUT)
+    assert changes.added == 1
+    assert len(changes.rectangles) == 1
+    r = changes.rectangles[0]
+    k = 72 / 25.4  # the viewport shows model space (10000, 10000) at the paper's (420 mm, 300 mm)
+    assert (r.x0 + r.x1) / 2 == pytest.approx(420 * k, abs=2)
+    assert (r.y0 + r.y1) / 2 == pytest.approx((594 - 300) * k, abs=2)
