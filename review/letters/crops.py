@@ -163,12 +163,8 @@ def _render(page: Any, bounds: Rect, options: CropOptions) -> Crop:
 
 def _frame(pixmap: Any) -> None:
     """A thin grey frame, so a crop reads as a cut-out of the sheet and not as part of the letter."""
-    width, height, line = pixmap.width, pixmap.height, 2
+    x0, y0, x1, y1 = pixmap.irect  # a clipped pixmap keeps the clip's pixel origin
+    line = 2
     grey = (128, 128, 128)
-    for box in (
-        (0, 0, width, line),
-        (0, height - line, width, height),
-        (0, 0, line, height),
-        (width - line, 0, width, height),
-    ):
+    for box in ((x0, y0, x1, y0 + line), (x0, y1 - line, x1, y1), (x0, y0, x0 + line, y1), (x1 - line, y0, x1, y1)):
         pixmap.set_rect(pymupdf.IRect(*box), grey)

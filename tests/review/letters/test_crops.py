@@ -38,6 +38,9 @@ def test_rectangle_is_red_at_its_edges_and_not_inside() -> None:
         assert _is_red(pix, *px(*point)), point
     assert not _is_red(pix, *px(460, 340))
     assert not _is_red(pix, *px(crop.clip.x0 + 2, crop.clip.y0 + 2))
+    # A grey frame marks the edge of the cut-out.
+    assert pix.pixel(0, 0) == (128, 128, 128)
+    assert pix.pixel(pix.width - 1, pix.height // 2) == (128, 128, 128)
 
 
 def test_crop_is_clamped_to_the_page_and_large_regions_lose_resolution() -> None:
