@@ -34,7 +34,7 @@ class Face(StrEnum):
     BOLD = "NotoSansCJK-Bold.ttc"
 
 
-ALWAYS_INCLUDED = "".join(chr(c) for c in range(0x20, 0x7F)) + "第页共　—·，。：；（）\u200b"
+ALWAYS_INCLUDED = "".join(chr(c) for c in range(0x20, 0x7F)) + "第页共　—…·，。：；（）\u200b"
 """Characters every subset holds (page furniture and the break opportunities inserted into long words)."""
 
 

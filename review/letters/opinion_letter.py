@@ -185,8 +185,9 @@ def _finish(pdf: bytes, letter: OpinionLetter, header: str, font: bytes, layout:
         for number, page in enumerate(doc, start=1):
             page.insert_font(fontname="lt", fontbuffer=font)
             top = layout.margin_top - 24
-            page.insert_text((left, top), header, fontname="lt", fontsize=_HEADER_SIZE)
             project_width = measure.text_length(project, fontsize=_HEADER_SIZE)
+            title = _fit(measure, header, right - left - project_width - 18)
+            page.insert_text((left, top), title, fontname="lt", fontsize=_HEADER_SIZE)
             page.insert_text((right - project_width, top), project, fontname="lt", fontsize=_HEADER_SIZE)
             page.draw_line((left, top + 5), (right, top + 5), color=(0.75, 0, 0), width=0.75)
             footer = f"第 {number} 页 共 {total} 页"
