@@ -215,10 +215,12 @@ def _comment(comment: LetterComment, images: list[tuple[str, float, float]], fig
         )
         parts.append(f'<p class="cite">依据条文：{cited}</p>')
     parts.append(f'<p class="body">{text(comment.text)}</p>')
-    for figure, (name, width, height) in enumerate(images, start=1):
+    # One crop per markup, in the markups' order; a markup's own words (arrow, text box) go in the caption.
+    for figure, ((name, width, height), markup) in enumerate(zip(images, comment.markups, strict=False), start=1):
+        words = f"：{text(markup.text)}" if markup.text.strip() else ""
         parts.append(
             figures.html(name, width, height)
-            + f'<p class="caption">图 {text(comment.number)}-{figure}　{text(comment.sheet_number)} 批注区域</p>'
+            + f'<p class="caption">图 {text(comment.number)}-{figure}　{text(comment.sheet_number)} 批注区域{words}</p>'
         )
     parts.append("</div>")
     return "".join(parts)

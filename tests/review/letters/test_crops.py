@@ -61,3 +61,22 @@ def test_unreadable_sheet_and_missing_page() -> None:
         crop_markups(sheet_pdf("A-03"), 3, (markup,))
     assert "第 4 页" in caught.value.zh
     assert "page 4" in caught.value.en
+
+
+def test_rotated_sheet_is_cropped_as_displayed() -> None:
+    doc = pymupdf.open()
+    page = doc.new_page(width=842, height=595)
+    page.set_rotation(90)
+    sheet = bytes(doc.tobytes())
+    # Sheet coordinates are those of the page as shown (595 wide, 842 tall once rotated).
+    markup = Markup(MarkupKind.RECTANGLE, ((100.0, 600.0), (200.0, 700.0)))
+    (crop,) = crop_markups(sheet, 0, (markup,), CropOptions(dpi=72))
+    pix = pymupdf.Pixmap(crop.png)
+
+    def px(x: float, y: float) -> tuple[int, int]:
+        return round(x - crop.clip.x0), round(y - crop.clip.y0)
+
+    assert crop.clip.y1 <= 842
+    assert _is_red(pix, *px(100, 650))
+    assert _is_red(pix, *px(150, 700))
+    assert not _is_red(pix, *px(150, 650))

@@ -52,6 +52,8 @@ def test_joint_letter_shows_project_severities_citations_and_comments(
     assert _flat(joint_letter.project.review_number) in flat
     for comment in joint_letter.comments:
         assert _flat(comment.text) in flat, comment.number
+        for markup in comment.markups:
+            assert _flat(markup.text) in flat
         for citation in comment.citations:
             assert f"{citation.code_id}第{citation.clause}条{citation.title}".replace(" ", "") in flat
     for track in TRACKS:
