@@ -116,8 +116,11 @@ def _draw(page: Any, markup: Markup, to_page: Any, options: CropOptions) -> None
             box = markup.box.normalised()
             rect = pymupdf.Rect(box.x0, box.y0, box.x1, box.y1) * to_page
             shape.draw_rect(rect)
-            if points:
-                shape.draw_line(points[0], rect.tl + (rect.br - rect.tl) * 0.5)
+            if points and not rect.contains(points[0]):
+                # The leader ends on the box edge nearest the anchor, not inside the text.
+                anchor = points[0]
+                edge = pymupdf.Point(min(max(anchor.x, rect.x0), rect.x1), min(max(anchor.y, rect.y0), rect.y1))
+                shape.draw_line(anchor, edge)
         elif points:
             shape.draw_circle(points[0], 4 * width)
     elif len(points) >= 2:
