@@ -8,19 +8,22 @@
 from review.letters.crops import Crop, CropOptions, crop_markups
 from review.letters.errors import IncompleteLetter, LetterError, LetterFontMissing, UnreadableSheet
 from review.letters.model import (
+    SEVERITY_LABELS,
     SEVERITY_ORDER,
+    STATUS_LABELS,
     ClauseCitation,
     Conclusion,
     LetterComment,
     LetterProject,
     LetterTrack,
     OpinionLetter,
-    Severity,
 )
 from review.letters.opinion_letter import LetterLayout, build_combined_letter, build_opinion_letter, combine
 
 __all__ = [
+    "SEVERITY_LABELS",
     "SEVERITY_ORDER",
+    "STATUS_LABELS",
     "ClauseCitation",
     "Conclusion",
     "Crop",
@@ -33,7 +36,6 @@ __all__ = [
     "LetterProject",
     "LetterTrack",
     "OpinionLetter",
-    "Severity",
     "UnreadableSheet",
     "build_combined_letter",
     "build_opinion_letter",

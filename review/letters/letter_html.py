@@ -13,7 +13,9 @@ from collections.abc import Callable
 from datetime import date
 
 from review.letters.model import (
+    SEVERITY_LABELS,
     SEVERITY_ORDER,
+    STATUS_LABELS,
     Conclusion,
     LetterComment,
     LetterProject,
@@ -182,7 +184,7 @@ def _track_section(
     ]
     for number, severity in enumerate(SEVERITY_ORDER, start=1):
         group = [c for c in comments if c.severity is severity]
-        parts.append(f"<h3>（{chinese_ordinal(number)}）{severity.label_zh}意见（{len(group)} 条）</h3>")
+        parts.append(f"<h3>（{chinese_ordinal(number)}）{SEVERITY_LABELS[severity][0]}意见（{len(group)} 条）</h3>")
         if not group:
             parts.append('<p class="none">无。</p>')
         parts.extend(_comment(comment, images_for(comment), figures) for comment in sorted(group, key=_natural))
@@ -205,7 +207,7 @@ def _comment(comment: LetterComment, images: list[tuple[str, float, float]], fig
     parts = [
         '<div class="comment">',
         f'<p class="head">{text(comment.number)}　图号 {text(comment.sheet_number)}　{text(comment.sheet_title)}</p>',
-        f'<p class="meta">意见类别：{comment.severity.label_zh}　状态：{text(comment.status)}'
+        f'<p class="meta">意见类别：{SEVERITY_LABELS[comment.severity][0]}　状态：{STATUS_LABELS[comment.status][0]}'
         f"　审查人：{text(comment.reviewer)}</p>",
     ]
     if comment.citations:

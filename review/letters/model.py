@@ -7,39 +7,37 @@ caller: the letter builder reads no database and no storage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from types import MappingProxyType
 
+from review.comments import CommentStatus, Severity
 from review.markups.model import Markup
 
+SEVERITY_LABELS: Mapping[Severity, tuple[str, str]] = MappingProxyType(
+    {
+        Severity.MANDATORY: ("强制性条文", "Mandatory clause"),
+        Severity.GENERAL: ("一般", "General"),
+        Severity.SUGGESTION: ("建议", "Advisory"),
+    }
+)
+"""Chinese and English headings of the severity sections."""
 
-class Severity(StrEnum):
-    """How binding a comment is (意见类别); letters list them in this order."""
+SEVERITY_ORDER: tuple[Severity, ...] = (Severity.MANDATORY, Severity.GENERAL, Severity.SUGGESTION)
+"""The order of the severity sections in a letter: 强制性条文, 一般, 建议."""
 
-    MANDATORY = "mandatory"
-    """强制性条文: breach of a mandatory clause; the drawings must be changed."""
-    GENERAL = "general"
-    """一般: a breach of a non-mandatory clause."""
-    ADVISORY = "advisory"
-    """建议: a recommendation."""
-
-    @property
-    def label_zh(self) -> str:
-        """The heading used in the letter."""
-        return _SEVERITY_ZH[self]
-
-    @property
-    def label_en(self) -> str:
-        """English name for logs and the English interface."""
-        return _SEVERITY_EN[self]
-
-
-_SEVERITY_ZH = {Severity.MANDATORY: "强制性条文", Severity.GENERAL: "一般", Severity.ADVISORY: "建议"}
-_SEVERITY_EN = {Severity.MANDATORY: "Mandatory clause", Severity.GENERAL: "General", Severity.ADVISORY: "Advisory"}
-
-SEVERITY_ORDER: tuple[Severity, ...] = (Severity.MANDATORY, Severity.GENERAL, Severity.ADVISORY)
-"""The order of the severity sections in a letter."""
+STATUS_LABELS: Mapping[CommentStatus, tuple[str, str]] = MappingProxyType(
+    {
+        CommentStatus.OPEN: ("待答复", "Open"),
+        CommentStatus.ANSWERED: ("已答复", "Answered"),
+        CommentStatus.RESOLVED: ("已关闭", "Resolved"),
+        CommentStatus.REOPENED: ("重新打开", "Reopened"),
+        CommentStatus.WITHDRAWN: ("已撤回", "Withdrawn"),
+    }
+)
+"""Chinese and English names of a comment's status as printed."""
 
 
 class Conclusion(StrEnum):
@@ -104,8 +102,8 @@ class LetterComment:
     """图号 of the sheet the comment is about."""
     sheet_title: str
     """图名 of that sheet."""
-    status: str
-    """Display label of the comment's state (e.g. 待回复, 已关闭)."""
+    status: CommentStatus
+    """The comment's state when the letter is issued (printed as 待答复, 已关闭, …)."""
     reviewer: str
     """Name of the reviewer who wrote it."""
     citations: tuple[ClauseCitation, ...] = ()

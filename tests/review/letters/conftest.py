@@ -8,6 +8,7 @@ from typing import Any
 import pymupdf as _pymupdf
 import pytest
 
+from review.comments import CommentStatus, Severity
 from review.letters import (
     ClauseCitation,
     Conclusion,
@@ -15,7 +16,6 @@ from review.letters import (
     LetterProject,
     LetterTrack,
     OpinionLetter,
-    Severity,
 )
 from review.markups.model import Markup, MarkupKind, Rect
 
@@ -89,9 +89,9 @@ COMMENT_SPECS: tuple[tuple[str, Severity, str, ClauseCitation], ...] = (
         "消火栓箱位置与门开启方向冲突。",
         ClauseCitation("GB 50974-2014", "7.4.7", "室内消火栓"),
     ),
-    ("fire", Severity.ADVISORY, "建议疏散指示标志间距加密。", ClauseCitation("GB 51309-2018", "4.5.8", "疏散指示")),
+    ("fire", Severity.SUGGESTION, "建议疏散指示标志间距加密。", ClauseCitation("GB 51309-2018", "4.5.8", "疏散指示")),
     ("cad", Severity.GENERAL, "人防门框墙厚度未标注。", ClauseCitation("GB 50038-2005", "3.3.6", "防护密闭门")),
-    ("cad", Severity.ADVISORY, "建议补充战时通风系统图。", ClauseCitation("GB 50038-2005", "5.2.1", "通风")),
+    ("cad", Severity.SUGGESTION, "建议补充战时通风系统图。", ClauseCitation("GB 50038-2005", "5.2.1", "通风")),
     ("drawings", Severity.MANDATORY, "楼梯栏杆高度不足1.05m。", ClauseCitation("GB 50352-2019", "6.7.3", "栏杆")),
     ("drawings", Severity.GENERAL, SCRIPT, ClauseCitation("GB 50011-2010", "6.1.2", "抗震等级")),
     (
@@ -100,7 +100,7 @@ COMMENT_SPECS: tuple[tuple[str, Severity, str, ClauseCitation], ...] = (
         "卫生间降板范围与结构图不一致。",
         ClauseCitation("GB 50010-2010", "9.2.1", "钢筋锚固"),
     ),
-    ("drawings", Severity.ADVISORY, "建议复核屋面排水坡度。", ClauseCitation("GB 50345-2012", "4.3.1", "屋面排水")),
+    ("drawings", Severity.SUGGESTION, "建议复核屋面排水坡度。", ClauseCitation("GB 50345-2012", "4.3.1", "屋面排水")),
 )
 
 
@@ -134,7 +134,7 @@ def comments(sheets: list[bytes]) -> tuple[LetterComment, ...]:
                 text=text,
                 sheet_number=f"建施-{index % 3 + 1:02d}",
                 sheet_title=f"{index % 3 + 1}层平面图",
-                status="待回复",
+                status=CommentStatus.OPEN,
                 reviewer="张伟",
                 citations=(citation,),
                 markups=_markups(index),

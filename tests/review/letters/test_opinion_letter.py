@@ -10,11 +10,11 @@ from typing import Any
 import pymupdf as _pymupdf
 import pytest
 
+from review.comments import CommentStatus, Severity
 from review.letters import (
     IncompleteLetter,
     LetterComment,
     OpinionLetter,
-    Severity,
     build_combined_letter,
     build_opinion_letter,
     combine,
@@ -63,7 +63,7 @@ def test_joint_letter_shows_project_severities_citations_and_comments(
     sections = [flat.index(track.name_zh + "（") for track in TRACKS]
     for start, end in zip(sections, [*sections[1:], len(flat)], strict=True):
         part = flat[start:end]
-        heads = [part.index(f"{s.label_zh}意见（") for s in (Severity.MANDATORY, Severity.GENERAL, Severity.ADVISORY)]
+        heads = [part.index(f"{label}意见（") for label in ("强制性条文", "一般", "建议")]
         assert heads == sorted(heads)
     # Comments of a severity sit under that severity's heading, whatever order they were given in.
     fire = flat[sections[0] : sections[1]]
@@ -123,7 +123,7 @@ def test_long_comment_flows_over_pages(joint_letter: OpinionLetter) -> None:
         text=long_text + word,
         sheet_number="建施-01",
         sheet_title="一层平面图",
-        status="待回复",
+        status=CommentStatus.OPEN,
         reviewer="张伟",
     )
     letter = replace(joint_letter, tracks=(track,), comments=(comment,))
