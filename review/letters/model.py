@@ -13,6 +13,7 @@ from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
+from review.clauses.catalogue import Clause
 from review.comments import CommentStatus, Severity
 from review.markups.model import Markup
 
@@ -64,6 +65,13 @@ class ClauseCitation:
     """Clause number inside it, e.g. ``5.5.17``."""
     title: str = ""
     """Short title of the clause or of the code, e.g. 《建筑设计防火规范》安全疏散距离."""
+
+    @classmethod
+    def of(cls, clause: Clause) -> ClauseCitation:
+        """The citation of a clause of the catalogue (代码、条号、规范名称及条文主题)."""
+        standard = clause.standard
+        version = f"（{standard.version_note}）" if standard.version_note else ""
+        return cls(standard.designation + version, clause.number, f"《{standard.title_zh}》{clause.topic_zh}")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from review.clauses.catalogue import load_catalogue
+from review.letters import ClauseCitation
 from review.letters.letter_html import ZERO_WIDTH_SPACE, chinese_date, chinese_ordinal, clean, text
 
 
@@ -32,3 +34,12 @@ def test_long_words_get_break_opportunities_but_chinese_and_short_words_do_not()
 def test_official_date_and_section_numbers() -> None:
     assert chinese_date(date(2026, 1, 5)) == "2026年1月5日"
     assert [chinese_ordinal(n) for n in (1, 3, 10, 12)] == ["一", "三", "十", "十二"]
+
+
+def test_citation_of_a_catalogue_clause() -> None:
+    clause = load_catalogue().get("GB 50016-2014:5.5.17")
+    assert clause is not None
+    citation = ClauseCitation.of(clause)
+    assert citation.code_id.startswith("GB 50016-2014")
+    assert citation.clause == "5.5.17"
+    assert citation.title.startswith("《建筑设计防火规范》")
