@@ -13,8 +13,6 @@ FRONTEND_STAMP := app/static/vendor/.installed
 .PHONY: run test install lint check-docker clean-venv
 
 run: install
-	$(BIN)/liantu migrate
-	$(BIN)/liantu seed-demo
 	$(BIN)/liantu run
 
 test: install
