@@ -34,6 +34,7 @@ from ezdxf.tools.codepage import toencoding
 
 from review.drawing.errors import DrawingTooLarge, UnreadableDxf
 from review.drawing.findings import Finding, Severity, finding
+from review.drawing.gcpause import paused_gc
 
 BINARY_SIGNATURE = b"AutoCAD Binary DXF\r\n\x1a\x00"
 _ASCII_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:999\s*\r?\n[^\n]*\n\s*)*0\s*\r?\n\s*(?:SECTION|EOF)\s*\r?\n")
@@ -107,7 +108,7 @@ def read_dxf(data: bytes | BinaryIO, options: ReadOptions | None = None) -> DxfR
             f"The drawing holds about {total_markers} objects, more than the limit of {options.max_entities}.",
         )
     findings: list[Finding] = []
-    with _captured_ezdxf_log() as messages:
+    with _captured_ezdxf_log() as messages, paused_gc():
         if binary:
             doc, encoding, recovered = _read_binary(raw), "", False
         else:

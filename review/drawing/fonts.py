@@ -7,8 +7,8 @@ face: Song-like names with Noto Serif CJK SC, everything else with Noto Sans CJK
 
 Debian ships Noto CJK as collections (``.ttc``) whose first face is the Japanese one, and ezdxf always
 opens face 0. The Simplified Chinese face is therefore copied once into a standalone ``.otf`` in a
-cache folder; ezdxf measures text with that file and the PDF embeds a subset of the same file, so
-the layout computed by ezdxf and the glyphs shown by the viewer agree.
+cache folder; ezdxf measures text with that file and the PDF's fonts are made of its glyph outlines
+(one parsed copy, shared), so the layout computed by ezdxf and the glyphs shown by the viewer agree.
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ It differs from ezdxf's ``RenderPipeline2d`` in three ways that matter for speed
 - viewports are clipped by the PDF viewer (``W n`` clip path) instead of clipping every entity in
   Python; the viewport's model-to-paper matrix is folded into the backend's page transform;
 - linetypes become PDF dash patterns instead of thousands of short solid segments;
-- text is written as PDF text in an embedded Noto CJK subset, so it shows real Chinese glyphs and
-  can be searched and extracted (title blocks); text clipped by a block's XCLIP boundary falls back
-  to ezdxf's glyph outlines.
+- text is written as PDF text in fonts made of the Noto CJK outlines of the characters used, laid
+  out with the same glyph widths ezdxf measured: it shows real Chinese glyphs and can be searched
+  and extracted (title blocks). Text clipped by a block's XCLIP boundary falls back to ezdxf's
+  glyph outlines.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ezdxf.math import Matrix44, Vec2
 from ezdxf.path import Path, make_path
 
 from review.drawing.fonts import CjkFonts, FaceKind, classify, face_metrics
-from review.drawing.pdf_backend import Affine, PdfContentBackend
+from review.drawing.pdf_backend import Affine, PdfContentBackend, compose
 
 if TYPE_CHECKING:
     from ezdxf.addons.drawing.backend import BkPath2d, BkPoints2d, ImageData
@@ -100,7 +101,7 @@ class SheetPipeline(RenderPipeline2d):
     def draw_filled_paths(self, paths: Iterable[Path], properties: Properties) -> None:
         filling = properties.filling
         if filling is not None and filling.type == Filling.PATTERN:
-            # ezdxf fills a pattern too dense to draw (or timed out) solid; a full-strength fill
+            # ezdxf fills a pattern whose lines are too dense to draw solid; a full-strength fill
             # would hide everything beneath, so show a light tint of the hatch colour instead.
             properties = copy.copy(properties)
             properties.color = tint(properties.color, self._tint)
@@ -138,16 +139,7 @@ class SheetPipeline(RenderPipeline2d):
         s = cap_height / metrics.cap_height
         em = s * metrics.units_per_em
         text_to_glyphs: Affine = (em, 0.0, 0.0, em, 0.0, -metrics.baseline * s)
-        a, b, c, d, e, f = matrix_affine(transform)
-        g = text_to_glyphs
-        text_to_drawing: Affine = (
-            g[0] * a + g[1] * c,
-            g[0] * b + g[1] * d,
-            g[2] * a + g[3] * c,
-            g[2] * b + g[3] * d,
-            g[4] * a + g[5] * c + e,
-            g[4] * b + g[5] * d + f,
-        )
+        text_to_drawing = compose(text_to_glyphs, matrix_affine(transform))
         self._pdf.draw_glyph_run(usage, glyphs, text_to_drawing, self.get_backend_properties(properties))
 
     def _kind_of(self, face: FontFace | None) -> FaceKind:

@@ -34,6 +34,7 @@ from ezdxf.entities.dxfgfx import DXFGraphic
 from review.drawing.dxf_reader import DxfReadResult, ReadOptions, read_dxf
 from review.drawing.findings import Finding, Severity, finding
 from review.drawing.fonts import FaceKind, cjk_fonts
+from review.drawing.gcpause import paused_gc
 from review.drawing.layouts import SheetOptions, SheetSource, content_viewports, find_sheets
 from review.drawing.pdf_backend import POINTS_PER_MM, PdfContentBackend, StrokeStyle, affine_scale
 from review.drawing.pdf_file import PageInfo, write_page_pdf
@@ -127,7 +128,7 @@ def render_sheet(doc: Drawing, sheet: SheetSource, options: RenderOptions | None
     random_state = random.getstate()
     random.seed(0x4C54)
     try:
-        with contextlib.redirect_stdout(printed):
+        with contextlib.redirect_stdout(printed), paused_gc():
             frontend.draw_layout(layout, finalize=True)
     finally:
         random.setstate(random_state)
