@@ -20,7 +20,7 @@ def test_identical_pages_have_no_changes() -> None:
 
 @pytest.mark.parametrize("shift", [0.2, 0.35, 0.5, 0.7, 1.0])
 def test_re_render_noise_is_not_a_change(shift: float) -> None:
-    # Everything moved by up to one pixel (72 dpi): antialiasing differs along every line and glyph.
+    # Everything moved by up to one point (1.3 px at 96 dpi): antialiasing differs along every line and glyph.
     changes = raster_changes(sheet_page(), 0, sheet_page(shift=shift), 0)
     assert changes.rectangles == ()
 
@@ -46,11 +46,12 @@ def test_moved_door_and_new_text_are_covered_and_nothing_else() -> None:
 
 
 @pytest.mark.parametrize(
-    ("width", "y", "dpi", "tolerance"), [(0.6, 100.0, 72.0, 1), (0.6, 100.5, 72.0, 1), (0.37, 100.0, 120.0, 2)]
+    ("width", "y", "dpi", "tolerance"),
+    [(0.5, 100.0, 96.0, 2), (0.5, 100.5, 96.0, 2), (0.6, 100.0, 72.0, 1), (0.37, 100.0, 120.0, 2)],
 )
 def test_a_removed_thin_line_is_found(width: float, y: float, dpi: float, tolerance: int) -> None:
-    # A lone line on its own is the faintest change. At 72 dpi the thinnest found are 0.6 pt (0.21 mm);
-    # 0.13 mm (0.37 pt) lines need 120 dpi.
+    # A lone line on its own is the faintest change. The thinnest found: 0.5 pt (0.18 mm) at 96 dpi,
+    # 0.6 pt at 72 dpi; 0.13 mm (0.37 pt) lines need 120 dpi.
     old = pymupdf.open()
     page = old.new_page(width=400, height=300)
     page.draw_line((50, y), (350, y), width=width)
@@ -75,8 +76,9 @@ def test_a_larger_page_is_aligned_top_left_and_reported() -> None:
     assert (changes.page_width, changes.page_height) == bigger
 
 
-def test_higher_resolution_still_ignores_noise_and_finds_changes() -> None:
-    options = RasterCompareOptions(dpi=150, tolerance_px=2)
+@pytest.mark.parametrize(("dpi", "tolerance"), [(72.0, 1), (150.0, 3)])
+def test_other_resolutions_still_ignore_noise_and_find_changes(dpi: float, tolerance: int) -> None:
+    options = RasterCompareOptions(dpi=dpi, tolerance_px=tolerance)
     assert raster_changes(sheet_page(), 0, sheet_page(shift=0.5), 0, options).rectangles == ()
     changes = raster_changes(sheet_page(), 0, sheet_page(new_text=True), 0, options)
     assert meets(changes, (NEW_TEXT_AT[0] + 5, NEW_TEXT_AT[1] - 5, NEW_TEXT_AT[0] + 50, NEW_TEXT_AT[1]))
