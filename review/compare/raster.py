@@ -5,7 +5,8 @@ little. A pixel of the new page counts as added ink when it is clearly darker (b
 levels) than every old pixel within ``tolerance_px``; removed ink is the same the other way round.
 Comparing against the darkest neighbour, not the same pixel, is what keeps the antialiasing of a line
 that moved by a pixel or less from counting as a change, while a moved door or a new line of text
-still does.
+still does. The same tolerance hides new ink drawn within it of old ink: in densely drawn areas only
+part of an addition may be found. For DXF sheets :mod:`review.compare.entities` is exact.
 
 Changed pixels are counted in small square cells; 8-connected groups of cells with at least
 ``min_pixels`` changed pixels become boxes, which :func:`~review.compare.regions.merge_rectangles` unites.
