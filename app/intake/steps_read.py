@@ -1,7 +1,9 @@
 """Steps that read an original: split it into sheet sources and identify each by its title block.
 
 Nothing here touches the database; the only writes are derived sheet PDFs under ``derived/sheets/``,
-each skipped when its key is already stored (see :mod:`app.intake.keys`).
+each skipped when its key is already stored (see :mod:`app.intake.keys`). The reading itself is pure
+(bytes in, values out: :func:`read_original`, :func:`read_pdf_pages`, :func:`read_dxf_sheet`), so that
+the ``liantu inspect`` and ``liantu render`` commands run the same steps without a store or a database.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import pymupdf as _pymupdf
 
 from app.intake.keys import sheet_pdf_key
-from review.drawing import find_sheets, read_dxf, render_sheet
+from review.drawing import DxfReadResult, SheetSource, find_sheets, read_dxf, render_sheet
 from review.drawing.render import RENDERER_VERSION
 from review.errors import UnreadableDrawing
 from review.filetypes import FileKind, sniff
@@ -39,6 +41,39 @@ Report = Callable[[float, str], None]
 
 def no_report(progress: float, message: str) -> None:
     """The progress callback of a step run outside a job."""
+
+
+@dataclass(frozen=True)
+class SheetReading:
+    """One page (PDF) or layout (DXF) of an original, identified by its title block (图签)."""
+
+    index: int
+    """Zero-based page index or layout order among the file's sheets."""
+    layout_name: str
+    """DXF layout name; empty for a PDF page."""
+    width_pt: float
+    height_pt: float
+    paper: str
+    """Nearest named paper size, or empty."""
+    scale: str
+    """Scale from the layout's viewport or the title block, as written (``1:100``)."""
+    title_block: TitleBlock
+    findings: tuple[Finding, ...] = field(default=())
+    """What reading, rendering or identifying this sheet found."""
+
+    def stored(self, pdf_key: str) -> SourceSheet:
+        """This sheet once its one-page PDF is stored under ``pdf_key``."""
+        return SourceSheet(
+            index=self.index,
+            layout_name=self.layout_name,
+            width_pt=self.width_pt,
+            height_pt=self.height_pt,
+            paper=self.paper,
+            scale=self.scale,
+            pdf_key=pdf_key,
+            title_block=self.title_block,
+            findings=self.findings,
+        )
 
 
 @dataclass(frozen=True)
@@ -83,17 +118,62 @@ def rejection(exc: UnreadableDrawing) -> Finding:
     return Finding("FILE_UNREADABLE", Severity.ERROR, zh, en)
 
 
-def split_original(store: BlobStore, sha256: str, data: bytes, report: Report = no_report) -> SplitFile:
-    """Split an original into identified sheets; raises UnreadableDrawing for a file that cannot be reviewed."""
+@dataclass(frozen=True)
+class ReadOriginal:
+    """An original read without a store: its sheets, identified, and optionally their one-page PDFs."""
+
+    kind: FileKind
+    sheets: tuple[SheetReading, ...]
+    findings: tuple[Finding, ...]
+    """Findings about the file as a whole (repaired, encoding guessed, …)."""
+    pdfs: tuple[bytes, ...] = ()
+    """The one-page sheet PDF of each sheet, in the order of :attr:`sheets`; empty unless asked for."""
+
+
+def splittable_kind(data: bytes) -> FileKind:
+    """The kind of an original that can be split into sheets (PDF, DXF); UnreadableDrawing for any other."""
     kind = sniff(data[:4096]).kind
-    if kind is FileKind.PDF:
-        return _split_pdf(store, sha256, data, report)
-    if kind in (FileKind.DXF_ASCII, FileKind.DXF_BINARY):
-        return _split_dxf(store, sha256, data, kind, report)
+    if kind in (FileKind.PDF, FileKind.DXF_ASCII, FileKind.DXF_BINARY):
+        return kind
     raise UnreadableDrawing(
         f"暂不支持拆分此类文件（{kind.value}），请上传 PDF 或 DXF / "
         f"files of this kind ({kind.value}) cannot be split into sheets; upload PDF or DXF"
     )
+
+
+def read_original(data: bytes, *, sheet_pdfs: bool = False, report: Report = no_report) -> ReadOriginal:
+    """Split and identify an original in memory; raises UnreadableDrawing for a file that cannot be reviewed.
+
+    DXF layouts are always rendered (their title block is read from the rendered text); the one-page
+    PDFs of PDF pages are only cut when ``sheet_pdfs`` is set.
+    """
+    kind = splittable_kind(data)
+    if kind is FileKind.PDF:
+        sheets, findings = read_pdf_pages(data, report)
+        pdfs: tuple[bytes, ...] = ()
+        if sheet_pdfs:
+            document = load_document(data)
+            try:
+                pdfs = tuple(single_page_pdf(document, sheet.index) for sheet in sheets)
+            finally:
+                document.close()
+        return ReadOriginal(kind, sheets, findings, pdfs)
+    result, sources = open_dxf_sheets(data)
+    readings, rendered = [], []
+    for index, source in enumerate(sources):
+        sheet = render_sheet(result.doc, source)
+        readings.append(read_dxf_sheet(index, source, sheet.pdf, sheet.findings))
+        rendered.append(sheet.pdf)
+        report(100.0 * (index + 1) / len(sources), f"布局 {source.layout_name} / layout {source.layout_name}")
+    return ReadOriginal(kind, tuple(readings), result.findings, tuple(rendered) if sheet_pdfs else ())
+
+
+def split_original(store: BlobStore, sha256: str, data: bytes, report: Report = no_report) -> SplitFile:
+    """Split an original into identified sheets; raises UnreadableDrawing for a file that cannot be reviewed."""
+    kind = splittable_kind(data)
+    if kind is FileKind.PDF:
+        return _split_pdf(store, sha256, data, report)
+    return _split_dxf(store, sha256, data, kind, report)
 
 
 def _store_pdf(store: BlobStore, key: str, make: Callable[[], bytes]) -> None:
@@ -115,7 +195,8 @@ def sha256_of(store: BlobStore, key: str) -> str:
     return digest.hexdigest()
 
 
-def _single_page(document: Any, index: int) -> bytes:
+def single_page_pdf(document: Any, index: int) -> bytes:
+    """Page ``index`` of an open MuPDF document as a PDF of its own (the sheet PDF of a PDF page)."""
     single = pymupdf.open()
     try:
         single.insert_pdf(document, from_page=index, to_page=index)
@@ -124,7 +205,8 @@ def _single_page(document: Any, index: int) -> bytes:
         single.close()
 
 
-def _split_pdf(store: BlobStore, sha256: str, data: bytes, report: Report) -> SplitFile:
+def read_pdf_pages(data: bytes, report: Report = no_report) -> tuple[tuple[SheetReading, ...], tuple[Finding, ...]]:
+    """Every page of a PDF identified by its title block, and the findings about the file as a whole."""
     source = open_pdf(data)
     by_page: dict[int | None, list[Finding]] = {}
     for finding in source.findings:
@@ -133,19 +215,15 @@ def _split_pdf(store: BlobStore, sha256: str, data: bytes, report: Report) -> Sp
     sheets = []
     try:
         for info in source.pages:
-            page = document[info.index]
-            key = sheet_pdf_key(sha256, info.index, PDF_SPLIT_VERSION)
-            _store_pdf(store, key, partial(_single_page, document, info.index))
-            block = read_title_block(page_text_items(page), info.width_pt, info.height_pt)
+            block = read_title_block(page_text_items(document[info.index]), info.width_pt, info.height_pt)
             sheets.append(
-                SourceSheet(
+                SheetReading(
                     index=info.index,
                     layout_name="",
                     width_pt=info.width_pt,
                     height_pt=info.height_pt,
                     paper=info.paper or "",
                     scale=block.scale or "",
-                    pdf_key=key,
                     title_block=block,
                     findings=(*by_page.get(info.index, ()), *block.findings),
                 )
@@ -153,14 +231,62 @@ def _split_pdf(store: BlobStore, sha256: str, data: bytes, report: Report) -> Sp
             report(100.0 * (info.index + 1) / source.page_count, f"第 {info.index + 1} 页 / page {info.index + 1}")
     finally:
         document.close()
-    return SplitFile(FileKind.PDF, tuple(sheets), tuple(by_page.get(None, ())))
+    return tuple(sheets), tuple(by_page.get(None, ()))
 
 
-def _split_dxf(store: BlobStore, sha256: str, data: bytes, kind: FileKind, report: Report) -> SplitFile:
+def _split_pdf(store: BlobStore, sha256: str, data: bytes, report: Report) -> SplitFile:
+    readings, findings = read_pdf_pages(data, report)
+    document = load_document(data)
+    sheets = []
+    try:
+        for reading in readings:
+            key = sheet_pdf_key(sha256, reading.index, PDF_SPLIT_VERSION)
+            _store_pdf(store, key, partial(single_page_pdf, document, reading.index))
+            sheets.append(reading.stored(key))
+    finally:
+        document.close()
+    return SplitFile(FileKind.PDF, tuple(sheets), findings)
+
+
+def open_dxf_sheets(data: bytes) -> tuple[DxfReadResult, list[SheetSource]]:
+    """A DXF original read, and the layouts that become its sheets; UnreadableDrawing when nothing is drawn."""
     result = read_dxf(data)
     sources = find_sheets(result.doc)
     if not any(source.entity_count for source in sources):
         raise UnreadableDrawing("DXF 中没有任何图形，无法出图 / the DXF holds no drawing to plot as a sheet")
+    return result, sources
+
+
+def read_dxf_sheet(
+    index: int, source: SheetSource, sheet_pdf: bytes, render_findings: tuple[Finding, ...] = ()
+) -> SheetReading:
+    """A DXF layout identified from its rendered sheet PDF.
+
+    The rendered sheet carries the drawing's text as real PDF text: the title block is read from it,
+    the same way as from an uploaded PDF.
+    """
+    document = load_document(sheet_pdf)
+    try:
+        page = document[0]
+        width, height = page.rect.width, page.rect.height
+        block = read_title_block(page_text_items(page), width, height)
+    finally:
+        document.close()
+    paper = nearest_paper(width * MM_PER_POINT, height * MM_PER_POINT)
+    return SheetReading(
+        index=index,
+        layout_name=source.layout_name,
+        width_pt=width,
+        height_pt=height,
+        paper=(paper.name if paper else source.paper.name) or "",
+        scale=source.scale_label or block.scale or "",
+        title_block=block,
+        findings=(*render_findings, *block.findings),
+    )
+
+
+def _split_dxf(store: BlobStore, sha256: str, data: bytes, kind: FileKind, report: Report) -> SplitFile:
+    result, sources = open_dxf_sheets(data)
     sheets = []
     for index, source in enumerate(sources):
         key = sheet_pdf_key(sha256, index, DXF_SPLIT_VERSION)
@@ -170,30 +296,8 @@ def _split_dxf(store: BlobStore, sha256: str, data: bytes, kind: FileKind, repor
             render_findings = rendered.findings
             pdf = rendered.pdf
             store.put_stream(key, io.BytesIO(pdf), content_type="application/pdf", expected_size=len(pdf))
-        # The rendered sheet carries the drawing's text as real PDF text: the title block is read from it,
-        # the same way as from an uploaded PDF.
         with store.open(key) as stream:
             sheet_pdf = stream.read()
-        document = load_document(sheet_pdf)
-        try:
-            page = document[0]
-            width, height = page.rect.width, page.rect.height
-            block = read_title_block(page_text_items(page), width, height)
-        finally:
-            document.close()
-        paper = nearest_paper(width * MM_PER_POINT, height * MM_PER_POINT)
-        sheets.append(
-            SourceSheet(
-                index=index,
-                layout_name=source.layout_name,
-                width_pt=width,
-                height_pt=height,
-                paper=(paper.name if paper else source.paper.name) or "",
-                scale=source.scale_label or block.scale or "",
-                pdf_key=key,
-                title_block=block,
-                findings=(*render_findings, *block.findings),
-            )
-        )
+        sheets.append(read_dxf_sheet(index, source, sheet_pdf, render_findings).stored(key))
         report(100.0 * (index + 1) / len(sources), f"布局 {source.layout_name} / layout {source.layout_name}")
     return SplitFile(kind, tuple(sheets), result.findings)
