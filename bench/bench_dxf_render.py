@@ -208,21 +208,26 @@ def bench_case(name: str, dxf: Path, layout: str | None, work: Path, *, ezdxf_ti
     return runs
 
 
+def _times(ratio: float) -> str:
+    """``3.2× faster`` or ``1.5× slower`` for ours against a peer (peer time / our time)."""
+    return f"{ratio:.1f}× faster" if ratio >= 1 else f"{1 / ratio:.1f}× slower"
+
+
 def report(name: str, runs: list[Run]) -> None:
     ours = runs[0]
     print(f"\n== {name}")
-    print(f"{'tool':<22}{'wall s':>10}{'ours faster':>13}{'peak MB':>10}{'PDF KB':>9}  Chinese as text")
+    print(f"{'tool':<22}{'wall s':>10}{'ours':>15}{'peak MB':>10}{'PDF KB':>9}  Chinese as text")
     for run in runs:
         wall = f"{run.wall:.2f}" if run.wall is not None else f"> {run.timeout:.0f}"
         if run is ours or ours.wall is None:
             ratio = ""
         elif run.wall is None:
-            ratio = f"> {run.timeout / ours.wall:.0f}×"
+            ratio = f"> {run.timeout / ours.wall:.0f}× faster"
         else:
-            ratio = f"{run.wall / ours.wall:.1f}×"
+            ratio = _times(run.wall / ours.wall)
         size = sum(p.stat().st_size for p in run.outputs) / 1024
         text = text_check(run.outputs) if run.outputs else "-"
-        print(f"{run.tool:<22}{wall:>10}{ratio:>13}{run.max_rss_mb:>10.0f}{size:>9.0f}  {text}")
+        print(f"{run.tool:<22}{wall:>10}{ratio:>15}{run.max_rss_mb:>10.0f}{size:>9.0f}  {text}")
     d = ours.detail
     if d:
         print(
@@ -233,7 +238,7 @@ def report(name: str, runs: list[Run]) -> None:
         )
         for run in runs[1:]:
             if run.wall is not None:
-                print(f"  vs {run.tool}: worker {d['warm_total']:.2f} s → {run.wall / d['warm_total']:.1f}× faster")
+                print(f"  vs {run.tool}: worker {d['warm_total']:.2f} s → {_times(run.wall / d['warm_total'])}")
             else:
                 faster = run.timeout / d["warm_total"]
                 print(f"  vs {run.tool}: worker {d['warm_total']:.2f} s → > {faster:.0f}× faster")

@@ -30,6 +30,10 @@ Affine = tuple[float, float, float, float, float, float]
 
 IDENTITY: Affine = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
+# Round caps and joins, as CAD plotters draw: zero-length dashes (the dots of DASHDOT, hatch pattern
+# dots, POINT entities) then show as dots instead of vanishing.
+_PROLOGUE = "1 J 1 j\n"
+
 _LINE_TO, _CURVE3_TO, _CURVE4_TO, _MOVE_TO = 1, 2, 3, 4
 _OPS = {_LINE_TO: " %.2f %.2f l", _CURVE4_TO: " %.2f %.2f %.2f %.2f %.2f %.2f c", _MOVE_TO: " %.2f %.2f m"}
 
@@ -109,7 +113,7 @@ class PdfContentBackend(BackendInterface):
         self._m: Affine = page_transform
         self._unit = affine_scale(page_transform)
         self._stack: list[tuple[Affine, float, _GraphicsState]] = []
-        self._parts: list[str] = []
+        self._parts: list[str] = [_PROLOGUE]
         self._gs = _GraphicsState()
         self._pending = False
         self._dash_units: tuple[float, ...] = ()
@@ -172,7 +176,7 @@ class PdfContentBackend(BackendInterface):
         pass
 
     def clear(self) -> None:
-        self._parts.clear()
+        self._parts = [_PROLOGUE]
         self._pending = False
         self._gs = _GraphicsState()
 

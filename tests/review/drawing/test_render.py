@@ -235,3 +235,17 @@ def test_text_is_placed_where_ezdxf_lays_it_out() -> None:
         # MIDDLE_CENTER puts the middle of the capitals on y: the baseline is half a text height lower.
         baseline = y - 250
         assert block["lines"][0]["spans"][0]["origin"][1] == pytest.approx(height - (baseline * d + f), abs=0.5)
+
+
+def test_points_and_zero_length_dashes_show_as_dots() -> None:
+    doc = ezdxf.new("R2010", units=4)
+    msp = doc.modelspace()
+    msp.add_lwpolyline([(0, 0), (1000, 0), (1000, 600), (0, 600)], close=True)
+    msp.add_point((500, 300), dxfattribs={"lineweight": 200})  # a 2 mm dot
+
+    sheet = render_dxf(dxf_bytes(doc)).sheets[0]
+
+    a, _b, _c, d, e, f = sheet.source.to_page
+    pix = page_pixmap(sheet.pdf, 100)
+    x, y = 500 * a + e, pix.height * 72 / 100 - (300 * d + f)
+    assert ink(pix, x - 2, y - 2, x + 2, y + 2, 100) > 0.5
