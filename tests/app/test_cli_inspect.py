@@ -62,14 +62,19 @@ def test_a_pdf_and_a_dxf_layout_are_listed_in_an_aligned_table(files: dict[str, 
     lines = result.stdout.splitlines()
     rows = [line for line in lines if "建施-0" in line and "平面图" in line]
     assert len(rows) == 3
-    assert "一层平面图" in rows[0] and "建施-1" in rows[0] and "A3" in rows[0] and "1:100" in rows[0]
-    assert "三层平面图" in rows[2] and "420x297" in rows[2]
+    assert "一层平面图" in rows[0]
+    assert "建施-1" in rows[0]
+    assert "A3" in rows[0]
+    assert "1:100" in rows[0]
+    assert "三层平面图" in rows[2]
+    assert "420x297" in rows[2]
     # Columns line up on the terminal: the header's track column starts where each row's does.
     header = next(line for line in lines if "tracks" in line)
     column = display_width(header[: header.index("tracks")])
     for row in rows:
         assert display_width(row[: row.index("fire")]) == column
-    assert "无缺号" in result.stdout and "no gaps" in result.stdout
+    assert "无缺号" in result.stdout
+    assert "no gaps" in result.stdout
 
 
 def test_json_has_numbers_titles_paper_scale_and_tracks_with_reasons(files: dict[str, Path]) -> None:
@@ -86,11 +91,14 @@ def test_json_has_numbers_titles_paper_scale_and_tracks_with_reasons(files: dict
     assert first["paper"] == {"name": "A3", "width_mm": 420.2, "height_mm": 297.0}
     assert first["scale"] == "1:100"
     tracks = {track["code"]: track["reasons"] for track in first["tracks"]}
-    assert "construction" in tracks and all(reasons and reasons[0]["zh"] for reasons in tracks.values())
+    assert "construction" in tracks
+    assert all(reasons and reasons[0]["zh"] for reasons in tracks.values())
     layout = document["files"][1]["sheets"][0]
-    assert layout["layout"] == "建施-03" and layout["scale"] == "1:100"
+    assert layout["layout"] == "建施-03"
+    assert layout["scale"] == "1:100"
     assert document["numbering"] == {"duplicates": [], "gaps": []}
-    assert document["sheet_count"] == 3 and document["ok"] is True
+    assert document["sheet_count"] == 3
+    assert document["ok"] is True
     assert "\\u" not in result.stdout  # ensure_ascii=False: Chinese stays readable
 
 
@@ -105,19 +113,26 @@ def test_duplicates_and_gaps_are_reported_across_files(tmp_path: Path, files: di
     assert [f["code"] for f in numbering["duplicates"]] == ["SHEET_NUMBER_DUPLICATE"]
     assert "建施-01" in numbering["duplicates"][0]["zh"]
     assert [f["code"] for f in numbering["gaps"]] == ["SHEET_NUMBER_GAP"]
-    assert "建施-03" in numbering["gaps"][0]["zh"] and "建施-04" in numbering["gaps"][0]["en"]
+    assert "建施-03" in numbering["gaps"][0]["zh"]
+    assert "建施-04" in numbering["gaps"][0]["en"]
     text = _run("inspect", files["pdf"], other).stdout
-    assert "SHEET_NUMBER_DUPLICATE" in text and "SHEET_NUMBER_GAP" in text
+    assert "SHEET_NUMBER_DUPLICATE" in text
+    assert "SHEET_NUMBER_GAP" in text
 
 
 def test_refused_files_are_named_and_the_others_still_read(files: dict[str, Path]) -> None:
     result = _run("inspect", files["dwg"], files["pdf"], files["encrypted"], files["zip"])
 
     assert result.exit_code == 1
-    assert "建施-01" in result.stdout and "一层平面图" in result.stdout
-    assert "dwg" in result.stdout and "请上传 PDF 或 DXF" in result.stdout and "upload PDF or DXF" in result.stdout
-    assert "PDF已加密" in result.stdout and "encrypted" in result.stdout
-    assert "3 个文件被拒收" in result.stderr and "3 file(s) refused" in result.stderr
+    assert "建施-01" in result.stdout
+    assert "一层平面图" in result.stdout
+    assert "dwg" in result.stdout
+    assert "请上传 PDF 或 DXF" in result.stdout
+    assert "upload PDF or DXF" in result.stdout
+    assert "PDF已加密" in result.stdout
+    assert "encrypted" in result.stdout
+    assert "3 个文件被拒收" in result.stderr
+    assert "3 file(s) refused" in result.stderr
 
     as_json = _run("inspect", "--json", files["dwg"], files["pdf"], files["encrypted"])
     assert as_json.exit_code == 1
@@ -125,20 +140,23 @@ def test_refused_files_are_named_and_the_others_still_read(files: dict[str, Path
     assert [f["status"] for f in document["files"]] == ["refused", "read", "refused"]
     assert document["files"][2]["error"]["code"] == "FILE_UNREADABLE"
     assert "needs a password" in document["files"][2]["error"]["en"]
-    assert document["ok"] is False and _numbers(document) == ["建施-01", "建施-02"]
+    assert document["ok"] is False
+    assert _numbers(document) == ["建施-01", "建施-02"]
 
 
 def test_a_missing_file_is_refused_not_a_crash(tmp_path: Path, files: dict[str, Path]) -> None:
     result = _run("inspect", tmp_path / "nowhere.pdf", files["pdf"])
 
     assert result.exit_code == 1
-    assert "无法读取文件" in result.stdout and "cannot read the file" in result.stdout
+    assert "无法读取文件" in result.stdout
+    assert "cannot read the file" in result.stdout
 
 
 def test_usage_errors_exit_with_2(files: dict[str, Path]) -> None:
     assert _run("inspect").exit_code == 2
     unknown = _run("inspect", "--track", "weather", files["pdf"])
-    assert unknown.exit_code == 2 and "weather" in unknown.output
+    assert unknown.exit_code == 2
+    assert "weather" in unknown.output
 
 
 def test_track_option_limits_routing(files: dict[str, Path]) -> None:
@@ -156,15 +174,18 @@ def test_the_farmhouse_set_has_25_sheets_and_no_gaps() -> None:
     assert result.exit_code == 0, result.output
     document = _json(result)
     numbers = _numbers(document)
-    assert len(numbers) == 25 and len(set(numbers)) == 25
-    assert numbers[0] == "A-0.0" and numbers[-1] == "A-5.0"
+    assert len(numbers) == 25
+    assert len(set(numbers)) == 25
+    assert numbers[0] == "A-0.0"
+    assert numbers[-1] == "A-5.0"
     assert document["numbering"] == {"duplicates": [], "gaps": []}
     assert {s["paper"]["name"] for s in document["files"][0]["sheets"]} == {"ANSI B"}
 
 
 def _check_pyramid(out: Path, name: str) -> int:
     root = etree.parse(str(out / f"{name}.dzi")).getroot()
-    assert root.tag == f"{DZI_NS}Image" and root.get("Format") == "png"
+    assert root.tag == f"{DZI_NS}Image"
+    assert root.get("Format") == "png"
     size = root.find(f"{DZI_NS}Size")
     assert size is not None
     width, height, tile = int(size.get("Width", "0")), int(size.get("Height", "0")), int(root.get("TileSize", "0"))
@@ -186,11 +207,14 @@ def test_render_writes_sheet_pdfs_a_dzi_pyramid_and_thumbnails(tmp_path: Path, f
     assert result.exit_code == 0, result.output
     for name, title in (("建施-01", "一层平面图"), ("建施-02", "二层平面图")):
         with pymupdf.open(out / f"{name}.pdf") as sheet:
-            assert sheet.page_count == 1 and title in sheet[0].get_text()
+            assert sheet.page_count == 1
+            assert title in sheet[0].get_text()
         assert _check_pyramid(out, name) > 5
         with Image.open(out / f"{name}.thumb.png") as thumb:
             assert max(thumb.size) == 512
-    assert "timings" in result.stdout and "瓦片 / tiles" in result.stdout and "合计 / total" in result.stdout
+    assert "timings" in result.stdout
+    assert "瓦片 / tiles" in result.stdout
+    assert "合计 / total" in result.stdout
 
 
 def test_render_of_a_dxf_layout_and_without_tiles(tmp_path: Path, files: dict[str, Path]) -> None:
@@ -208,7 +232,8 @@ def test_render_refuses_what_it_cannot_read(tmp_path: Path, files: dict[str, Pat
     result = _run("render", files["encrypted"], "-o", tmp_path / "out")
 
     assert result.exit_code == 1
-    assert "PDF已加密" in result.stderr and "encrypted" in result.stderr
+    assert "PDF已加密" in result.stderr
+    assert "encrypted" in result.stderr
     assert not (tmp_path / "out").exists()
     assert _run("render", files["pdf"], "-o", tmp_path / "out", "--dpi", "0").exit_code == 2
 
