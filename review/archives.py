@@ -16,6 +16,7 @@ Nothing here writes files: members are streams for the caller to store.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import stat
@@ -446,11 +447,13 @@ class MemberStream:
         self.close()
 
 
-def verify_member(member: Member) -> None:
-    """Inflate a whole member and discard it, so that a damaged archive is refused before anything is stored."""
+def verify_member(member: Member) -> str:
+    """Inflate a whole member and return its SHA-256, so that a damaged archive is refused before anything is stored."""
+    digest = hashlib.sha256()
     with member.open() as stream:
-        while stream.read(1024**2):
-            pass
+        while chunk := stream.read(1024**2):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _head(source: BinaryIO, entry: ArchiveEntry, limits: ArchiveLimits) -> bytes:

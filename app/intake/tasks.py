@@ -1,5 +1,8 @@
 """The intake jobs: ``drawing_file.process`` per uploaded file, ``sheet_revision.render`` per sheet.
 
+A ZIP archive sent to ``drawing_file.process`` is expanded (:mod:`app.intake.archive`) instead of split:
+its drawings become drawing files of their own, each with its own ``drawing_file.process``.
+
 Both are thin: they run a pipeline function (:mod:`app.intake.pipeline`) and mark themselves done in the
 transaction that records its effect. The job time limit of the worker applies (``LIANTU_TASK_TIME_LIMIT_SECONDS``).
 
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.intake.pipeline import ProcessOutcome, process_drawing_file, render_sheet_revision
 from app.tasks.dispatch import enqueue
 from app.tasks.runs import JobRun, job
+from review.archives import ArchiveLimits
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,20 @@ def limit_memory(limit: int = ADDRESS_SPACE_LIMIT_BYTES) -> None:
 def process_drawing_file_job(run: JobRun, drawing_file_id: int) -> str:
     """拆分并识别图纸 / Split an uploaded file into sheets and identify them by their title blocks."""
     limit_memory()
+    # Imported here: the archive step queues this very job for each member it adds.
+    from app.intake.archive import expand_archive, holds_archive
+
+    platform = run.platform
+    if holds_archive(platform.sessions, platform.store, drawing_file_id):
+        expanded = expand_archive(
+            platform.sessions,
+            platform.store,
+            drawing_file_id,
+            limits=ArchiveLimits.for_upload(platform.settings.max_upload_bytes),
+            report=run.report,
+            finish=lambda session, outcome: run.complete(session, outcome.message),
+        )
+        return expanded.message
 
     def finish(session: Session, outcome: ProcessOutcome) -> None:
         for revision_id in outcome.revision_ids:
