@@ -344,6 +344,14 @@ def _write_tiles(pdf: bytes, out: Path, name: str, dpi: int) -> tuple[int, tuple
     return count, (pyramid.width, pyramid.height)
 
 
+_STEP_NAMES = {
+    "read": "读取、拆分、识别 / read, split, identify",
+    "pdf": "写图纸 PDF / sheet PDFs",
+    "tiles": "瓦片 / tiles",
+    "thumbnail": "缩略图 / thumbnails",
+}
+
+
 @click.command("render")
 @click.argument("file", type=_FILE)
 @click.option(
@@ -383,7 +391,9 @@ def render_command(file: Path, output: Path, dpi: int, no_tiles: bool) -> None:
     columns += [_Column("像素", "pixels"), _Column("耗时(s)", "time (s)")]
     for sheet, pdf in zip(read.sheets, read.pdfs, strict=True):
         sheet_started = time.perf_counter()
-        name = safe_name(_sheet_label(str(file), sheet), taken)
+        number = sheet.title_block.number
+        label = number.display if number else sheet.layout_name or f"{file.stem}-{sheet.index + 1:02d}"
+        name = safe_name(label, taken)
         t0 = time.perf_counter()
         (output / f"{name}.pdf").write_bytes(pdf)
         timings.add("pdf", time.perf_counter() - t0)
@@ -403,10 +413,8 @@ def render_command(file: Path, output: Path, dpi: int, no_tiles: bool) -> None:
     click.echo(f"{file} ({read.kind}) → {output}: {len(read.sheets)} 张图纸 / sheets")
     click.echo("\n".join(format_table(columns)))
     click.echo("耗时 / timings:")
-    names = {"read": "读取拆分 / read+split", "pdf": "写图纸 PDF / sheet PDFs", "tiles": "瓦片 / tiles"}
-    names["thumbnail"] = "缩略图 / thumbnails"
     for step, seconds in timings.steps.items():
-        click.echo(f"  {names[step]}: {seconds:.2f} s")
+        click.echo(f"  {_STEP_NAMES[step]}: {seconds:.2f} s")
     click.echo(f"  合计 / total: {time.perf_counter() - started:.2f} s")
 
 

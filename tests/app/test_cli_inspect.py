@@ -244,3 +244,15 @@ def test_safe_names_keep_sheet_numbers_and_stay_unique() -> None:
     assert safe_name("建施-01", taken) == "建施-01~2"
     assert safe_name("../A 1/2", taken) == "A_1_2"
     assert safe_name("...", taken) == "sheet"
+
+
+def test_a_sheet_without_a_number_is_named_after_its_file_and_page(tmp_path: Path) -> None:
+    document = pymupdf.open()
+    document.new_page(width=842, height=595).insert_text((100, 100), "no title block here")
+    (tmp_path / "loose.pdf").write_bytes(document.tobytes())
+    document.close()
+
+    result = _run("render", tmp_path / "loose.pdf", "-o", tmp_path / "out", "--no-tiles")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["loose-01.pdf", "loose-01.thumb.png"]
