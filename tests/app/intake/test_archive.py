@@ -11,16 +11,21 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.identity.accounts import create_organization
+from app.drawings import add_original
+from app.identity.accounts import check_new_user, create_organization, insert_user
+from app.identity.principal import principal_from_user
 from app.intake.archive import EXPANDED, expand_archive, holds_archive
 from app.intake.pipeline import process_drawing_file
 from app.intake.tasks import PROCESS_DRAWING_FILE
 from app.tasks.jobs import VERIFY_DRAWING_FILE
 from app.tracks import ensure_tracks
 from storage.blobstore import LocalBlobStore
-from storage.models import AuditEvent, DrawingFile, OrgKind, Project, Sheet, Submission, TaskRun
+from storage.db import transaction
+from storage.models import AuditEvent, DrawingFile, OrgKind, Project, Role, Sheet, Submission, TaskRun, TaskState
 from tests.app.intake.makers import layout_dxf, title_block_pdf
+from tests.app.intake.test_worker import PASSWORD_HASH
 from tests.review.test_archives import GBK_NAME, RawEntry, raw_zip, stored
+from tests.support.workers import WorkerEnvironment, wait_for
 
 # The makers stamp times and IDs into each file: made once, so that equal content is equal bytes.
 PDF = title_block_pdf()
@@ -225,3 +230,48 @@ def test_a_plain_drawing_is_not_an_archive(
 ) -> None:
     pdf_id = _upload(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
     assert not holds_archive(session_factory, store, pdf_id)
+
+
+def test_an_uploaded_archive_is_expanded_by_the_worker(worker_environment: WorkerEnvironment) -> None:
+    env = worker_environment
+    with transaction(env.sessions) as session:
+        ensure_tracks(session)
+        institute = create_organization(session, "联图测试设计院", OrgKind.DESIGN_INSTITUTE)
+        new = check_new_user(session, institute, "d.wang", "d.wang", [(Role.DESIGNER, None)])
+        designer = principal_from_user(insert_user(session, institute, new, PASSWORD_HASH))
+        project = Project(organization_id=institute.id, code="JC-2026-0302", name="滨江中学")
+        session.add(project)
+        session.flush()
+        submission = Submission(project_id=project.id)
+        session.add(submission)
+        session.flush()
+        submission_id = submission.id
+        data = raw_zip(stored("建筑/建施-01.pdf", title_block_pdf((("建施-01", "一层平面图"),))))
+        added = add_original(
+            session,
+            env.platform.store,
+            designer,
+            submission_id,
+            io.BytesIO(data),
+            file_name="图纸.zip",
+            max_bytes=10**8,
+        )
+        archive_id = added.drawing_file.id
+    env.start_worker()
+
+    def split_member() -> DrawingFile | None:
+        with env.sessions() as session:
+            member = session.scalar(select(DrawingFile).where(DrawingFile.original_name == "图纸.zip/建筑/建施-01.pdf"))
+            return member if member is not None and member.status == "split" else None
+
+    member = wait_for(split_member, timeout=60, what="the archive's PDF to be split into sheets")
+    with env.sessions() as session:
+        archive = session.get_one(DrawingFile, archive_id)
+        assert archive.status == EXPANDED
+        runs = session.scalars(select(TaskRun).where(TaskRun.name == PROCESS_DRAWING_FILE)).all()
+        by_file = {run.object_id: run for run in runs}
+        assert by_file[str(archive_id)].state is TaskState.SUCCEEDED
+        assert "1" in by_file[str(archive_id)].message
+        assert by_file[str(member.id)].state is TaskState.SUCCEEDED
+        numbers = session.scalars(select(Sheet.number).where(Sheet.submission_id == submission_id)).all()
+        assert numbers == ["建施-01"]
