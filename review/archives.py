@@ -39,6 +39,7 @@ _FLAG_ENCRYPTED = 0x1
 _FLAG_STRONG_ENCRYPTION = 0x40
 _FLAG_UTF8 = 0x800
 _METHOD_AES = 99
+_UNICODE_PATH = 0x7075
 
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
@@ -162,12 +163,16 @@ def decode_name(info: zipfile.ZipInfo) -> tuple[str, bytes, bool]:
     """The member name, its stored bytes, and whether it had to be decoded as GBK.
 
     Chinese Windows writes names in GBK without the UTF-8 flag (bit 11); zipfile then decodes them as
-    cp437. The bytes are recovered from that (cp437 maps all 256 values) and decoded as UTF-8 when
-    they are valid UTF-8, else as GB18030 (a superset of GBK), else kept as cp437.
+    cp437. The bytes are recovered from that (cp437 maps all 256 values); an Info-ZIP Unicode Path
+    field for them wins, else they are decoded as UTF-8 when they are valid UTF-8, else as GB18030
+    (a superset of GBK), else kept as cp437.
     """
     if info.flag_bits & _FLAG_UTF8:
         return info.orig_filename, info.orig_filename.encode("utf-8"), False
     raw = info.orig_filename.encode("cp437")
+    unicode_path = _unicode_path(info.extra, raw)
+    if unicode_path is not None:
+        return unicode_path, raw, False
     if raw.isascii():
         return raw.decode("ascii"), raw, False
     try:
@@ -178,6 +183,24 @@ def decode_name(info: zipfile.ZipInfo) -> tuple[str, bytes, bool]:
         return raw.decode("gb18030"), raw, True
     except UnicodeDecodeError:
         return info.orig_filename, raw, False
+
+
+def _unicode_path(extra: bytes, raw: bytes) -> str | None:
+    """The UTF-8 name of an Info-ZIP Unicode Path field (0x7075), when it belongs to this very name."""
+    offset = 0
+    while offset + 4 <= len(extra):
+        kind, length = struct.unpack_from("<HH", extra, offset)
+        body = extra[offset + 4 : offset + 4 + length]
+        offset += 4 + length
+        # Version 1, then the CRC-32 of the name it stands for: a name changed by a later tool no longer matches.
+        if kind == _UNICODE_PATH and len(body) > 5 and body[0] == 1:
+            if struct.unpack_from("<L", body, 1)[0] != zlib.crc32(raw):
+                return None
+            try:
+                return body[5:].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 def _check_path(name: str) -> str:

@@ -40,6 +40,7 @@ class RawEntry:
     flags: int = 0
     external_attr: int = 0
     create_system: int = 0
+    extra: bytes = b""
 
 
 def stored(name: str | bytes, content: bytes, **fields: int) -> RawEntry:
@@ -57,13 +58,16 @@ def raw_zip(*entries: RawEntry) -> bytes:
         common = struct.pack(
             "<HHHHLLLH", entry.flags, entry.method, 0, 0x21, entry.crc, len(entry.data), entry.size, len(entry.name)
         )
-        out.write(b"PK\x03\x04" + struct.pack("<H", 20) + common + struct.pack("<H", 0) + entry.name + entry.data)
+        extra = struct.pack("<H", len(entry.extra))
+        out.write(b"PK\x03\x04" + struct.pack("<H", 20) + common + extra + entry.name + entry.extra + entry.data)
         directory.write(
             b"PK\x01\x02"
             + struct.pack("<BBH", 20, entry.create_system, 20)
             + common
-            + struct.pack("<HHHHLL", 0, 0, 0, 0, entry.external_attr, offset)
+            + extra
+            + struct.pack("<HHHLL", 0, 0, 0, entry.external_attr, offset)
             + entry.name
+            + entry.extra
         )
     start = out.tell()
     central = directory.getvalue()
@@ -150,6 +154,45 @@ def test_gbk_names_without_the_utf8_flag_are_decoded() -> None:
     (first, _) = select_drawings(data, listing).members
     assert first.kind is FileKind.DXF_ASCII
     assert first.open().read() == dxf
+
+
+def test_an_info_zip_unicode_path_field_names_the_member() -> None:
+    raw = "平面图.pdf".encode("gbk")
+    field = struct.pack("<B", 1) + struct.pack("<L", zlib.crc32(raw)) + "一层平面图.pdf".encode()
+    extra = struct.pack("<HH", 0x7075, len(field)) + field
+    listing = inspect_zip(raw_zip(stored(raw, b"%PDF-1.7\n", extra=extra)))
+    assert listing.entries[0].name == "一层平面图.pdf"
+    # A field written for another name (the name was changed since) is ignored.
+    stale = struct.pack("<HH", 0x7075, len(field)) + field[:1] + struct.pack("<L", 0) + field[5:]
+    listing = inspect_zip(raw_zip(stored(raw, b"%PDF-1.7\n", extra=stale)))
+    assert listing.entries[0].name == "平面图.pdf"
+
+
+class _Unseekable(io.RawIOBase):
+    """A pipe-like sink: zipfile then writes sizes after the data, in data descriptors (flag bit 3)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.data += b
+        return len(b)
+
+
+def test_members_followed_by_data_descriptors_are_read() -> None:
+    sink = _Unseekable()
+    pdf = title_block_pdf()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("建施-01.pdf", pdf)
+        archive.writestr("结施-01.dxf", layout_dxf("结施-01"))
+    data = bytes(sink.data)
+    assert struct.unpack_from("<H", data, 6)[0] & 0x8
+    members = list(iter_members(data))
+    assert [m.kind for m in members] == [FileKind.PDF, FileKind.DXF_ASCII]
+    assert members[0].open().read() == pdf
 
 
 def test_windows_backslash_separators_become_folders() -> None:
