@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import audit, policy, submissions
 from app.errors import Conflict, Invalid, NotFound
 from app.identity.principal import Principal
-from app.intake.steps_record import NUMBER_LENGTH, sheet_key
+from app.intake.steps_record import NUMBER_LENGTH, REJECTED, SPLIT, sheet_key
 from app.policy import Action
 from app.tracks import enabled_tracks
 from review.routing.checklist import ChecklistReport, IntakeDecision, IntakeOptions, evaluate, intake_options
@@ -111,6 +111,11 @@ class IntakeCase:
     def unrouted(self) -> tuple[SheetEntry, ...]:
         """Sheets that go to no enabled track."""
         return tuple(entry for entry in self.sheets if not set(entry.tracks) & set(self.tracks))
+
+    @property
+    def processing(self) -> tuple[DrawingFile, ...]:
+        """Files not yet split into sheets nor rejected: the checklist may still change."""
+        return tuple(f for f in self.files if f.status not in (SPLIT, REJECTED))
 
     @property
     def deciding(self) -> bool:
@@ -397,6 +402,8 @@ def accept(
     Plain acceptance needs nothing missing; acceptance on commitment needs nothing essential
     missing, something non-essential missing, and the commitment's text. Otherwise ``Invalid``.
     """
+    # State and version first: a page that is out of date is told so, whatever its checklist said.
+    _open_for_intake(session, actor, submission_id, expected_version)
     case = load_case(session, actor, submission_id)
     decision = case.options.decision
     if decision is IntakeDecision.RETURN:

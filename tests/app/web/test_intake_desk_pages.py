@@ -213,3 +213,30 @@ def test_return_sends_the_chosen_reasons(client: TestClient, web_platform: Platf
     sign_in(client, web_platform, "designer")
     designer_page = client.get(f"/submissions/{submission_id}").text
     assert 'data-testid="upload-area"' in designer_page  # they may upload again
+
+
+def test_the_page_speaks_english_and_warns_of_files_in_progress(client: TestClient, web_platform: Platform) -> None:
+    submission_id = make_submission(web_platform, without("电施-01"))
+    with transaction(web_platform.sessions) as db:
+        db.add(
+            DrawingFile(
+                submission_id=submission_id,
+                sha256="e" * 64,
+                size=10,
+                original_name="水施.dxf",
+                media_type="image/vnd.dxf",
+                object_key="originals/ee",
+                status="stored",
+            )
+        )
+    sign_in(client, web_platform, "clerk")
+    client.post("/locale", data={"locale": "en", "next": "/", "csrf_token": csrf_token(client, "/")})
+    page = client.get(url(submission_id)).text
+    assert "Accept on commitment" in page
+    assert "Fire protection review" in page
+    assert 'data-testid="processing"' in page
+    assert "1 file(s) are still being processed" in page
+    empty = post(client, web_platform, submission_id, "/accept", mode="commitment", commitment="")
+    assert empty.status_code == 400
+    assert "enter the designer&#39;s written commitment" in empty.text
+    assert "请填写设计单位的书面承诺" in empty.text  # the other language beneath
