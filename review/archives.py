@@ -227,6 +227,12 @@ def _check_path(name: str) -> str:
             f"a member path leads outside the archive (..): {name}",
         )
     kept = [part for part in parts[:-1] if part not in ("", ".")]
+    if parts[-1] == "." or not (kept or parts[-1]):
+        raise _refuse(
+            "ARCHIVE_UNSAFE_PATH",
+            f"压缩包内文件名为空或无效：{name!r}",
+            f"a member name is empty or not valid: {name!r}",
+        )
     return "/".join([*kept, parts[-1]])
 
 

@@ -196,14 +196,16 @@ def test_members_followed_by_data_descriptors_are_read() -> None:
 
 
 def test_windows_backslash_separators_become_folders() -> None:
-    listing = inspect_zip(raw_zip(stored("建筑\\建施-01.pdf", b"%PDF-1.7\n")))
-    assert listing.entries[0].name == "建筑/建施-01.pdf"
+    listing = inspect_zip(
+        raw_zip(stored("建筑\\建施-01.pdf", b"%PDF-1.7\n"), stored("./结构//结施-01.pdf", b"%PDF-1.7\n"))
+    )
+    assert [entry.name for entry in listing.entries] == ["建筑/建施-01.pdf", "结构/结施-01.pdf"]
 
 
 @pytest.mark.parametrize(
     "name",
     ["../evil.pdf", "图纸/../../evil.pdf", "/etc/evil.pdf", "C:/Windows/evil.pdf", "c:evil.pdf", "..\\evil.pdf",
-     "图纸\\..\\..\\evil.pdf", "evil.pdf\x00.txt", "\\\\server\\share\\evil.pdf"],
+     "图纸\\..\\..\\evil.pdf", "evil.pdf\x00.txt", "\\\\server\\share\\evil.pdf", "", "./", "a/."],
 )  # fmt: skip
 def test_names_that_escape_the_folder_are_refused(name: str) -> None:
     refusal = _refusal(raw_zip(stored("ok.pdf", b"%PDF-1.7\n"), stored(name, b"%PDF-1.7\n")))
