@@ -22,7 +22,7 @@ import click
 from app.intake.steps_read import ReadOriginal, SheetReading, read_original, rejection
 from app.intake.steps_render import ViewOptions, choose_dpi
 from app.tracks import STANDARD_TRACKS
-from review.errors import UnreadableDrawing
+from review.errors import ReviewError
 from review.routing.errors import UnknownTrack
 from review.routing.facts import SheetFacts
 from review.routing.rules import RoutingDecision, check_tracks, route
@@ -46,18 +46,21 @@ class InspectedFile:
     routes: tuple[RoutingDecision, ...] = ()
     """The routing decision of each sheet, in sheet order."""
     refusal: Finding | None = None
+    """Why the file was refused (FILE_UNREADABLE), in Chinese and English."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Column:
+    """A column of a printed table: its Chinese and English headers and its cells."""
+
     zh: str
     en: str
     values: list[str] = field(default_factory=list)
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
-    value: dict[str, Any] = {"code": finding.code, "severity": str(finding.severity), "zh": finding.zh}
-    value["en"] = finding.en
+    value: dict[str, Any] = {"code": finding.code, "severity": str(finding.severity)}
+    value |= {"zh": finding.zh, "en": finding.en}
     if finding.page is not None:
         value["page"] = finding.page
     return value
@@ -75,7 +78,8 @@ def read_file(path: Path, *, sheet_pdfs: bool = False) -> tuple[ReadOriginal | N
         return None, _error(f"无法读取文件：{exc.strerror or exc}", f"cannot read the file: {exc.strerror or exc}")
     try:
         return read_original(data, sheet_pdfs=sheet_pdfs), None
-    except UnreadableDrawing as exc:
+    except ReviewError as exc:
+        # Unreadable, and also a layout that cannot be drawn: a batch goes on with the next file.
         return None, rejection(exc)
 
 

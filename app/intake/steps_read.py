@@ -20,7 +20,7 @@ import pymupdf as _pymupdf
 from app.intake.keys import sheet_pdf_key
 from review.drawing import DxfReadResult, SheetSource, find_sheets, read_dxf, render_sheet
 from review.drawing.render import RENDERER_VERSION
-from review.errors import UnreadableDrawing
+from review.errors import ReviewError, UnreadableDrawing
 from review.filetypes import FileKind, sniff
 from review.sheets.findings import Finding, Severity
 from review.sheets.paper import MM_PER_POINT, nearest_paper
@@ -107,7 +107,7 @@ class SplitFile:
     """Findings about the file as a whole (repaired, encoding guessed, …)."""
 
 
-def rejection(exc: UnreadableDrawing) -> Finding:
+def rejection(exc: ReviewError) -> Finding:
     """The finding recorded on a file that cannot be reviewed at all; the message is already bilingual."""
     zh = getattr(exc, "zh", None)
     en = getattr(exc, "en", None)
