@@ -165,6 +165,28 @@ def load_case(session: Session, actor: Principal, submission_id: int) -> IntakeC
     )
 
 
+def intake_decisions(session: Session, actor: Principal, submission_id: int) -> tuple[AuditEvent, ...]:
+    """The intake decisions taken on a submission (受理、容缺受理 with the commitment, 退回 with the reasons).
+
+    For everyone who may see the submission, the designer first: what to supply is in these summaries.
+    """
+    submission = session.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound("没有该报审", "no such submission")
+    policy.require(actor, Action.VIEW_SUBMISSION, submission=submission)
+    return tuple(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.action.in_(("submission.accept", "submission.return")),
+                AuditEvent.object_type == "submission",
+                AuditEvent.object_id == str(submission_id),
+            )
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
 def numbering_findings(numbers: Iterable[str]) -> tuple[Finding, ...]:
     """Gaps and duplicates in the numbering, and numbers that follow no known scheme."""
     parsed, unrecognised = [], []

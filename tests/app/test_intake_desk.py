@@ -298,6 +298,10 @@ def test_return_records_reasons_and_the_designer_may_upload_again(session: Sessi
     assert "结构设计总说明" in event.summary
     assert "2. 图签信息不全" in event.summary
     assert session.scalars(select(TrackReview)).all() == []
+    told = intake_desk.intake_decisions(session, desk.designer, desk.submission_id)
+    assert [e.action for e in told] == ["submission.return"]
+    with pytest.raises(NotFound):
+        intake_desk.intake_decisions(session, desk.reviewer, desk.submission_id)
     # Back with the designer: uploads are open again and they may submit anew.
     from app.drawings import UPLOAD_STATES
 
