@@ -279,7 +279,7 @@ def correct_sheet(
     tracks: Iterable[str] | None,
     expected_version: int | None = None,
 ) -> Sheet:
-    """Fix a sheet's number and title, and its tracks when ``tracks`` is given (人工调整).
+    """Fix a sheet's number and title, and its tracks when ``tracks`` differs from them (人工调整).
 
     The number is normalised (建施-1 → 建施-01) and must not name another sheet of the submission
     (``Conflict``). Tracks set by hand are kept as the clerk's (``SheetTrack.overridden``); while
@@ -315,6 +315,9 @@ def correct_sheet(
         sheet.title = new_title
     enabled = desk_tracks(session)
     before = sorted(t.track_code for t in sheet.tracks)
+    # The form sends the ticked tracks every time: the same set as shown means the tracks were left alone.
+    if tracks is not None and set(tracks) == {code for code in before if code in enabled}:
+        tracks = None
     if tracks is not None:
         wanted = set(tracks)
         if not wanted <= set(enabled):

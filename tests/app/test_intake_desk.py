@@ -217,7 +217,24 @@ def test_correcting_a_number_normalises_it_and_refuses_a_collision(session: Sess
 
 
 def test_tracks_set_by_hand_are_marked_and_validated(session: Session) -> None:
-    desk = make_desk(session)
+    desk = make_desk(session, (*COMPLETE, ("未识别-1-3", "屋顶平面图")))
+    provisional = session.scalar(select(Sheet).where(Sheet.number == "未识别-1-3"))
+    assert provisional is not None
+    assert [t.track_code for t in provisional.tracks] == ["construction"]
+    # The same ticks as shown: the tracks were left alone, so the new number routes the sheet again.
+    intake_desk.correct_sheet(
+        session,
+        desk.clerk,
+        desk.submission_id,
+        provisional.id,
+        number="建施-08",
+        title=provisional.title,
+        tracks=["construction"],
+    )
+    assert sorted((t.track_code, t.overridden) for t in provisional.tracks) == [
+        ("construction", False),
+        ("fire", False),
+    ]
     sheet = session.scalar(select(Sheet).where(Sheet.number == "结施-02"))
     assert sheet is not None
     intake_desk.correct_sheet(

@@ -46,7 +46,8 @@ def test_clerk_accepts_on_commitment(chromium, live_server, screenshots, tmp_pat
     row.locator('input[name="number"]').fill("建施-08")
     row.get_by_test_id("save-sheet").click()
     page.wait_for_url(f"{live_server}/intake/submissions/{submission_id}?done=corrected")
-    assert page.locator('[data-testid="sheet-row"][data-number="建施-08"]').count() == 1
+    renamed = page.locator('[data-testid="sheet-row"][data-number="建施-08"]')
+    assert renamed.locator('input[name="tracks"][value="fire"]').is_checked()  # routed again by its number
 
     page.get_by_test_id("commitment").fill("设计单位承诺十五日内补交火灾自动报警及电气施工图")
     page.get_by_test_id("accept-commitment").click()
