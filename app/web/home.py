@@ -70,7 +70,8 @@ def home_data(session: Session, principal: Principal) -> HomeData:
     if principal.has_role(Role.DESIGNER):
         data.projects = my_projects(session, principal)
     if principal.has_role(Role.INTAKE_CLERK):
-        data.intake = submissions_in(session, principal, (SubmissionState.SUBMITTED,))
+        # Accepted cases stay on the desk until the clerk starts their review.
+        data.intake = submissions_in(session, principal, (SubmissionState.SUBMITTED, SubmissionState.ACCEPTED))
     for track in sorted(principal.tracks_for(Role.REVIEWER)):
         data.review_queues.append(TrackQueue(track, open_track_reviews(session, track, reviewer_id=principal.user_id)))
     for track in sorted(principal.tracks_for(Role.TRACK_LEAD)):
