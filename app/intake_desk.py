@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import audit, policy, submissions
 from app.errors import Conflict, Invalid, NotFound
 from app.identity.principal import Principal
-from app.intake.steps_record import NUMBER_LENGTH, REJECTED, SPLIT, sheet_key
+from app.intake.steps_record import FILE_SETTLED, NUMBER_LENGTH, sheet_key
 from app.policy import Action
 from app.tracks import enabled_tracks
 from review.routing.checklist import ChecklistReport, IntakeDecision, IntakeOptions, evaluate, intake_options
@@ -115,7 +115,7 @@ class IntakeCase:
     @property
     def processing(self) -> tuple[DrawingFile, ...]:
         """Files not yet split into sheets nor rejected: the checklist may still change."""
-        return tuple(f for f in self.files if f.status not in (SPLIT, REJECTED))
+        return tuple(f for f in self.files if f.status not in FILE_SETTLED)
 
     @property
     def deciding(self) -> bool:

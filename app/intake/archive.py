@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import audit
 from app.errors import Conflict, NotFound
 from app.intake.steps_read import Report, no_report
-from app.intake.steps_record import REJECTED, SYSTEM_ACTOR, finding_json, reject
+from app.intake.steps_record import EXPANDED, REJECTED, SYSTEM_ACTOR, finding_json, reject
 from app.intake.tasks import PROCESS_DRAWING_FILE
 from app.tasks.dispatch import enqueue
 from app.tasks.jobs import VERIFY_DRAWING_FILE
@@ -51,9 +51,6 @@ from storage.blobstore import BlobStore
 from storage.blobstore.base import BlobInfo
 from storage.db import transaction
 from storage.models import DrawingFile
-
-EXPANDED = "expanded"
-"""``DrawingFile.status`` of an archive whose drawings became drawing files of their own."""
 
 MAX_NAME_LENGTH = 255
 _COPY_CHUNK = 1024**2

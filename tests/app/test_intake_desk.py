@@ -326,3 +326,32 @@ def test_return_records_reasons_and_the_designer_may_upload_again(session: Sessi
     submissions.submit(session, desk.designer, desk.submission_id)
     session.commit()
     assert _state(session, desk.submission_id) is SubmissionState.SUBMITTED
+
+
+def test_an_expanded_archive_is_not_counted_as_still_processing(session: Session) -> None:
+    desk = make_desk(session)
+    session.add(
+        DrawingFile(
+            submission_id=desk.submission_id,
+            sha256="a" * 64,
+            size=10,
+            original_name="图纸.zip",
+            media_type="application/zip",
+            object_key="originals/aa/aa/" + "a" * 64,
+            status="expanded",
+        )
+    )
+    session.add(
+        DrawingFile(
+            submission_id=desk.submission_id,
+            sha256="b" * 64,
+            size=10,
+            original_name="图纸.zip/建施-09.pdf",
+            media_type="application/pdf",
+            object_key="originals/bb/bb/" + "b" * 64,
+            status="stored",
+        )
+    )
+    session.commit()
+    case = intake_desk.load_case(session, desk.clerk, desk.submission_id)
+    assert [f.original_name for f in case.processing] == ["图纸.zip/建施-09.pdf"]
