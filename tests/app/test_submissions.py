@@ -202,7 +202,7 @@ def test_full_path_from_draft_to_permit(session: Session, cast: Cast, submission
         ),
     ],
 )
-def test_refused_steps_change_nothing(  # noqa: PLR0917 - pytest passes fixtures and parameters by name
+def test_refused_steps_change_nothing(
     session: Session,
     cast: Cast,
     submission_id: int,
