@@ -1,10 +1,10 @@
 """Noto CJK (思源) faces for the letters, subset to the characters of one document.
 
-Debian ships Noto CJK as collections (``.ttc``) whose first face is the Japanese one; the Simplified
-Chinese face is copied out with fontTools once per process. Every letter then embeds a subset holding
-only its own characters: the whole face is 16 MB, and MuPDF's own subsetting fails on its CID-keyed CFF.
-MuPDF maps CIDs to glyphs one to one, so the subset's CIDs are renumbered to equal its glyph indices;
-otherwise the text extracts correctly but draws nothing.
+The Simplified Chinese faces are the ones the drawing renderer already prepares
+(:func:`review.drawing.fonts.cjk_fonts`: copied out of Debian's ``.ttc`` collections once per machine).
+Every letter then embeds a subset holding only its own characters: the whole face is 16 MB, and MuPDF's
+own subsetting fails on its CID-keyed CFF. MuPDF maps CIDs to glyphs one to one, so the subset's CIDs
+are renumbered to equal its glyph indices; otherwise the text extracts correctly but draws nothing.
 """
 
 from __future__ import annotations
@@ -12,57 +12,37 @@ from __future__ import annotations
 import functools
 import io
 from enum import StrEnum
-from pathlib import Path
 
 from fontTools import subset
-from fontTools.ttLib import TTCollection, TTFont
+from fontTools.ttLib import TTFont
 
+from review.drawing.fonts import FaceKind, cjk_fonts
 from review.letters.errors import LetterFontMissing
-
-FONT_DIRS: tuple[Path, ...] = (
-    Path("/usr/share/fonts/opentype/noto"),
-    Path("/usr/share/fonts/truetype/noto"),
-    Path("/usr/local/share/fonts"),
-)
-"""Where ``fonts-noto-cjk`` (or a copy of Source Han) is looked for."""
 
 
 class Face(StrEnum):
     """The faces a letter uses: body text and headings."""
 
-    REGULAR = "NotoSansCJK-Regular.ttc"
-    BOLD = "NotoSansCJK-Bold.ttc"
+    REGULAR = "regular"
+    BOLD = "bold"
 
+
+_KINDS = {Face.REGULAR: FaceKind.SANS, Face.BOLD: FaceKind.SANS_BOLD}
 
 ALWAYS_INCLUDED = "".join(chr(c) for c in range(0x20, 0x7F)) + "第页共　—…·，。：；（）\u200b"
 """Characters every subset holds (page furniture and the break opportunities inserted into long words)."""
 
 
-def _collection(face: Face) -> Path:
-    for folder in FONT_DIRS:
-        path = folder / face.value
-        if path.exists():
-            return path
-    raise LetterFontMissing(
-        f"未找到中文字体 {face.value}（请安装 fonts-noto-cjk）",
-        f"Chinese font {face.value} not found (install fonts-noto-cjk)",
-    )
-
-
 @functools.cache
 def face_bytes(face: Face) -> bytes:
-    """The Simplified Chinese face of the collection as a standalone OpenType font."""
-    with TTCollection(str(_collection(face)), lazy=True) as collection:
-        for font in collection.fonts:
-            full_name = str(font["name"].getDebugName(4) or "")
-            if " SC" in full_name and "Mono" not in full_name:
-                out = io.BytesIO()
-                font.save(out)
-                return out.getvalue()
-    raise LetterFontMissing(
-        f"字体 {face.value} 中没有简体中文字形",
-        f"font {face.value} has no Simplified Chinese face",
-    )
+    """The Simplified Chinese face as a standalone OpenType font."""
+    path = cjk_fonts().path(_KINDS[face])
+    if path is None:
+        raise LetterFontMissing(
+            "未找到中文字体 Noto Sans CJK（请安装 fonts-noto-cjk）",
+            "Chinese font Noto Sans CJK not found (install fonts-noto-cjk)",
+        )
+    return path.read_bytes()
 
 
 def subset_face(face: Face, text: str) -> bytes:
