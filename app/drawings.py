@@ -107,8 +107,13 @@ def add_original(
     *,
     file_name: str,
     max_bytes: int,
+    accept_dwg: bool = False,
 ) -> AddedFile:
-    """Store one uploaded file as an original of the submission and queue its verification."""
+    """Store one uploaded file as an original of the submission and queue its verification.
+
+    ``accept_dwg``: a DWG converter is configured (``LIANTU_ODA_CONVERTER``), so a DWG is stored as it
+    is and converted by the intake job; otherwise it is refused with a hint to export DXF or PDF.
+    """
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise NotFound("没有该报审", "no such submission")
@@ -122,12 +127,12 @@ def add_original(
 
     reader = _LimitedReader(stream, max_bytes)
     sniffed = sniff(reader.head())
-    if sniffed.kind is FileKind.DWG:
+    if sniffed.kind is FileKind.DWG and not accept_dwg:
         raise Invalid(
             "暂不接受 DWG 文件：请在 CAD 软件中另存为 DXF（R12–R2018）或打印为 PDF 后上传",
             "DWG files are not accepted: save the drawing as DXF (R12–R2018) or plot it to PDF, then upload",
         )
-    if sniffed.kind not in ACCEPTED_KINDS:
+    if sniffed.kind not in ACCEPTED_KINDS and not (sniffed.kind is FileKind.DWG and accept_dwg):
         raise Invalid(
             f"无法识别的文件：{name}。只接受 PDF、DXF 及其 ZIP 压缩包（按内容判断，而非扩展名）",
             f"unrecognised file: {name}. Only PDF, DXF and ZIP archives of them are accepted (judged by content)",

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     worker_concurrency: Annotated[int, Field(gt=0)] = 2
     """Worker processes started by ``liantu run`` and ``liantu worker``."""
 
+    oda_converter: Path | None = None
+    """Path of the ``ODAFileConverter`` executable. Set: DWG uploads are accepted and converted to DXF in the worker."""
+
+    dwg_timeout_seconds: Annotated[int, Field(gt=0)] = 300
+    """Longest one DWG conversion may run before the file is rejected, in seconds."""
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -135,6 +141,20 @@ class Settings(BaseSettings):
     def _known_broker(cls, value: str) -> str:
         if value != "embedded" and not value.startswith(("redis://", "rediss://", "amqp://", "memory://")):
             raise ValueError("use 'embedded', redis://… or amqp://… / 请使用 embedded、redis:// 或 amqp://")
+        return value
+
+    @field_validator("oda_converter", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("oda_converter")
+    @classmethod
+    def _runnable_converter(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value.is_file() and os.access(value, os.X_OK)):
+            raise ValueError(
+                f"{value} is not an executable file / {value} 不存在或不可执行（应为 ODAFileConverter 程序）"
+            )
         return value
 
     @model_validator(mode="after")

@@ -228,7 +228,13 @@ def put_chunk(
 
 
 def complete_upload(
-    session: Session, store: BlobStore, principal: Principal, upload_id: str, *, max_bytes: int
+    session: Session,
+    store: BlobStore,
+    principal: Principal,
+    upload_id: str,
+    *,
+    max_bytes: int,
+    accept_dwg: bool = False,
 ) -> Completed:
     """完成上传: join the chunks in order into one original of the submission.
 
@@ -247,7 +253,14 @@ def complete_upload(
     joined = JoinedChunks(store, [chunk.object_key for chunk in chunks], size=upload.size, sha256=upload.sha256)
     try:
         added = add_original(
-            session, store, principal, upload.submission_id, joined, file_name=upload.file_name, max_bytes=max_bytes
+            session,
+            store,
+            principal,
+            upload.submission_id,
+            joined,
+            file_name=upload.file_name,
+            max_bytes=max_bytes,
+            accept_dwg=accept_dwg,
         )
     finally:
         joined.close()

@@ -5,6 +5,7 @@ be opened while the others are still being tiled:
 
 ``drawing_file.process`` — :func:`process_drawing_file`
     1. *load*: read the stored original (``originals/…``) by its key and check its SHA-256; it is only ever read.
+       A DWG is converted to a derived DXF first (:mod:`app.intake.dwg`, only when a converter is configured).
     2. *check and split* (:func:`~app.intake.steps_read.split_original`): PDF pages (``open_pdf``) or DXF
        layouts (``read_dxf`` + ``find_sheets``); each becomes a one-page sheet PDF under
        ``derived/sheets/<original sha256>/<index>-<split version>.pdf`` (a DXF layout is rendered as vector
@@ -43,11 +44,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import Conflict, NotFound
+from app.intake.dwg import DwgConverter, splittable
 from app.intake.steps_read import Report, no_report, rejection, split_original
 from app.intake.steps_record import READY, REJECTED, UNRENDERABLE, finding_json, record_sheets, reject
 from app.intake.steps_render import ViewOptions, build_view
@@ -89,6 +91,7 @@ def process_drawing_file(
     *,
     report: Report = no_report,
     finish: Callable[[Session, ProcessOutcome], None] | None = None,
+    dwg: DwgConverter | None = None,
 ) -> ProcessOutcome:
     """Split, identify and record the sheets of one stored original (steps 1–4 of ``drawing_file.process``)."""
     with transaction(sessions) as session:
@@ -106,7 +109,10 @@ def process_drawing_file(
             f"the original {name} no longer matches its SHA-256; it was not processed",
         )
     try:
-        split = split_original(store, sha256, data, lambda p, m: report(5 + 0.85 * p, m))
+        source, converted = splittable(store, sha256, data, dwg)
+        split = split_original(store, sha256, source, lambda p, m: report(5 + 0.85 * p, m))
+        if converted:
+            split = replace(split, findings=(*converted, *split.findings))
     except UnreadableDrawing as exc:
         finding = rejection(exc)
         with transaction(sessions) as session:
@@ -142,6 +148,7 @@ def render_sheet_revision(
     options: ViewOptions | None = None,
     report: Report = no_report,
     finish: Finish = _no_finish,
+    dwg: DwgConverter | None = None,
 ) -> str:
     """Tiles, thumbnail and text of one sheet revision; marks it ready (``sheet_revision.render``)."""
     with transaction(sessions) as session:
@@ -155,7 +162,8 @@ def render_sheet_revision(
     if pdf_key is None or not store.exists(pdf_key):
         report(2, "重新拆分原件 / splitting the original again")
         with store.open(original_key) as stream:
-            split = split_original(store, sha256, stream.read())
+            source, _ = splittable(store, sha256, stream.read(), dwg)
+        split = split_original(store, sha256, source)
         pdf_key = next(s.pdf_key for s in split.sheets if s.index == source_index)
     report(5, f"{number}：切片 / {number}: tiling")
     try:

@@ -19,7 +19,9 @@ import resource
 
 from sqlalchemy.orm import Session
 
+from app.intake.dwg import DwgConverter
 from app.intake.pipeline import ProcessOutcome, process_drawing_file, render_sheet_revision
+from app.settings import Settings
 from app.tasks.dispatch import enqueue
 from app.tasks.runs import JobRun, job
 from review.archives import ArchiveLimits
@@ -44,6 +46,13 @@ def limit_memory(limit: int = ADDRESS_SPACE_LIMIT_BYTES) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     except (ValueError, OSError):
         log.warning("could not cap the address space at %d bytes", limit)
+
+
+def dwg_converter(settings: Settings) -> DwgConverter | None:
+    """The configured DWG converter, or None when DWG originals cannot be converted."""
+    if settings.oda_converter is None:
+        return None
+    return DwgConverter(settings.oda_converter, settings.dwg_timeout_seconds)
 
 
 @job(PROCESS_DRAWING_FILE)
@@ -77,7 +86,12 @@ def process_drawing_file_job(run: JobRun, drawing_file_id: int) -> str:
         run.complete(session, outcome.message)
 
     outcome = process_drawing_file(
-        run.platform.sessions, run.platform.store, drawing_file_id, report=run.report, finish=finish
+        platform.sessions,
+        platform.store,
+        drawing_file_id,
+        report=run.report,
+        finish=finish,
+        dwg=dwg_converter(platform.settings),
     )
     return outcome.message
 
@@ -86,6 +100,12 @@ def process_drawing_file_job(run: JobRun, drawing_file_id: int) -> str:
 def render_sheet_revision_job(run: JobRun, sheet_revision_id: int) -> str:
     """生成图纸切片与缩略图 / Tile a sheet for the viewer, make its thumbnail and index its text."""
     limit_memory()
+    platform = run.platform
     return render_sheet_revision(
-        run.platform.sessions, run.platform.store, sheet_revision_id, report=run.report, finish=run.complete
+        platform.sessions,
+        platform.store,
+        sheet_revision_id,
+        report=run.report,
+        finish=run.complete,
+        dwg=dwg_converter(platform.settings),
     )

@@ -237,7 +237,12 @@ async def complete_upload(request: Request) -> Response:
     def work() -> tuple[dict[str, Any], tuple[str, ...]]:
         with transaction(platform.sessions) as db:
             done = uploads.complete_upload(
-                db, platform.store, who, upload_id, max_bytes=platform.settings.max_upload_bytes
+                db,
+                platform.store,
+                who,
+                upload_id,
+                max_bytes=platform.settings.max_upload_bytes,
+                accept_dwg=platform.settings.oda_converter is not None,
             )
             answer = drawing_json(done.added.drawing_file, duplicate=done.added.duplicate)
         return answer, done.leftovers
@@ -288,6 +293,7 @@ async def upload_file(request: Request) -> Response:
                 reader,
                 file_name=name,
                 max_bytes=platform.settings.max_upload_bytes,
+                accept_dwg=platform.settings.oda_converter is not None,
             )
             return drawing_json(added.drawing_file, duplicate=added.duplicate)
 
