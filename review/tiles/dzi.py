@@ -34,7 +34,7 @@ from PIL import Image
 
 from review.errors import UnreadableDrawing
 from review.sheets.pdf_source import load_document
-from review.tiles.png import encode_scanlines, scanlines
+from review.tiles.png import encode_scanlines, encode_tile, scanlines
 
 # PyMuPDF's annotations are partial; it is handled as untyped at this boundary.
 pymupdf: Any = _pymupdf
@@ -158,9 +158,9 @@ class _Encoder:
         if lines == blank[0]:
             result = blank[1]
         elif self.pool is None:
-            result = encode_scanlines(width, height, lines, self.compress_level)
+            result = encode_tile(width, height, lines, self.compress_level)
         else:
-            result = self.pool.submit(encode_scanlines, width, height, lines, self.compress_level)
+            result = self.pool.submit(encode_tile, width, height, lines, self.compress_level)
         self.pending.append((level, col, row, result))
         while len(self.pending) > self.depth:
             yield self._oldest()

@@ -1,14 +1,17 @@
-"""A minimal PNG writer for tiles: 8-bit RGB, no row filter, zlib at a fast level.
+"""A minimal PNG writer for tiles: 8-bit RGB or grey, no row filter, zlib at a fast level.
 
 Drawing tiles are mostly white runs with thin lines, which deflate compresses well without PNG's row
 filters; Pillow tries every filter on every row and spent three to five times longer for files only
-a few percent smaller.
+a few percent smaller. Tiles whose every pixel is grey (r = g = b: black and grey linework sheets) are
+written as 8-bit greyscale: a third of the bytes to deflate, about half the file, the same pixels.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+
+import numpy as np
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IEND = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
@@ -34,6 +37,24 @@ def encode_scanlines(width: int, height: int, lines: bytes, level: int = 1) -> b
         raise ValueError(f"expected {(width * 3 + 1) * height} bytes of scanlines, got {len(lines)}")
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(lines, level)) + _IEND
+
+
+def encode_tile(width: int, height: int, lines: bytes, level: int = 1) -> bytes:
+    """PNG of RGB ``lines`` as made by ``scanlines``: greyscale when every pixel is grey, RGB otherwise.
+
+    numpy releases the GIL for the comparison and the copy, so this runs in parallel on worker threads.
+    """
+    if len(lines) != (width * 3 + 1) * height:
+        raise ValueError(f"expected {(width * 3 + 1) * height} bytes of scanlines, got {len(lines)}")
+    rows = np.frombuffer(lines, np.uint8).reshape(height, width * 3 + 1)
+    green = rows[:, 2::3]
+    if not (np.array_equal(rows[:, 1::3], green) and np.array_equal(rows[:, 3::3], green)):
+        return encode_scanlines(width, height, lines, level)
+    grey = np.empty((height, width + 1), np.uint8)
+    grey[:, 0] = 0
+    grey[:, 1:] = green
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(grey.data, level)) + _IEND
 
 
 def encode_rgb(width: int, height: int, pixels: bytes | memoryview, level: int = 1) -> bytes:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from review.errors import UnreadableDrawing
 from review.tiles.dzi import Pyramid, TileOptions, build_pyramid, iter_tiles, render_thumbnail
-from review.tiles.png import encode_rgb
+from review.tiles.png import encode_rgb, encode_tile, scanlines
 from tests.conftest import sample
 
 DZI = "{http://schemas.microsoft.com/deepzoom/2008}"
@@ -36,9 +36,10 @@ def pyramid_of(data: bytes, options: TileOptions = SMALL) -> tuple[Pyramid, dict
 
 
 def image(png: bytes) -> Image.Image:
+    """A tile's pixels as RGB, whether it was written as RGB or as greyscale."""
     decoded = Image.open(io.BytesIO(png))
     decoded.load()
-    return decoded
+    return decoded if decoded.mode == "RGB" else decoded.convert("RGB")
 
 
 def test_descriptor_is_deep_zoom_xml() -> None:
@@ -80,6 +81,8 @@ def test_ink_where_the_line_is_and_white_elsewhere() -> None:
     line_tile = image(tiles["10/1_1.png"])
     assert line_tile.getpixel((400 - 255, 300 - 255)) == (0, 0, 0)
     assert line_tile.getpixel((400 - 255, 330 - 255)) == (255, 255, 255)
+    assert Image.open(io.BytesIO(tiles["10/1_1.png"])).mode == "L"
+    assert Image.open(io.BytesIO(tiles["10/3_2.png"])).mode == "RGB"
     blank = image(tiles["10/0_0.png"])
     assert blank.mode == "RGB"
     assert blank.getextrema() == ((255, 255), (255, 255), (255, 255))
@@ -140,6 +143,18 @@ def test_png_writer_round_trips() -> None:
     decoded = image(encode_rgb(32, 32, pixels))
     assert decoded.size == (32, 32)
     assert decoded.tobytes() == pixels
+
+
+def test_grey_tiles_are_greyscale_png_with_the_same_pixels() -> None:
+    grey = bytes(value for i in range(40 * 30) for value in (i % 251,) * 3)
+    tinted = bytearray(grey)
+    tinted[3 * 617 + 2] ^= 1  # one pixel's blue off by one
+    for pixels, mode in ((grey, "L"), (bytes(tinted), "RGB")):
+        lines = scanlines(memoryview(pixels), 40 * 3, (0, 0, 40, 30))
+        decoded = Image.open(io.BytesIO(encode_tile(40, 30, lines)))
+        assert decoded.mode == mode
+        assert decoded.convert("RGB").tobytes() == pixels
+    assert len(encode_tile(40, 30, scanlines(memoryview(grey), 40 * 3, (0, 0, 40, 30)))) < len(encode_rgb(40, 30, grey))
 
 
 def test_thumbnail() -> None:
