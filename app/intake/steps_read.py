@@ -201,6 +201,12 @@ def single_page_pdf(document: Any, index: int) -> bytes:
     try:
         single.insert_pdf(document, from_page=index, to_page=index)
         return bytes(single.tobytes(garbage=3, deflate=True))
+    except RuntimeError as exc:
+        # A truncated file can list a page whose objects were cut off: MuPDF opens it but cannot copy it.
+        raise UnreadableDrawing(
+            f"PDF 已损坏，第 {index + 1} 页无法读取，请重新导出后上传 / "
+            f"the PDF is damaged: page {index + 1} cannot be read; export it again and upload"
+        ) from exc
     finally:
         single.close()
 
