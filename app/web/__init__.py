@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from app.web import api, health, intake_desk, pages, projects, sheets
+from app.web import api, health, intake_desk, pages, projects, search, sheets
 from app.web.auth import AuthenticationMiddleware
 from app.web.csrf import CSRFMiddleware
 from app.web.errors import MAPPED, handle
@@ -38,6 +38,7 @@ def create_app(platform: Platform) -> Starlette:
         *pages.routes,
         *projects.routes,
         *sheets.routes,
+        *search.routes,
         *intake_desk.routes,
         *api.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from app import errors
 from app.policy import visible_projects
-from app.web import uploads
+from app.web import search, uploads
 from app.web.auth import principal
 from app.web.rendering import platform_of
 from storage.models import Project
@@ -173,6 +173,7 @@ api_routes: list[BaseRoute] = [
     Route("/projects/{project_id:int}", get_project, methods=["GET"], name="api_project"),
     Route("/openapi.json", openapi, methods=["GET"], name="api_openapi"),
     *uploads.api_routes,
+    *search.api_routes,
 ]
 
 routes = [Mount(API_PREFIX, routes=api_routes)]
