@@ -199,17 +199,40 @@ def _cut(rows_of: _Rows, pyramid: Pyramid, level: int, *, rows: range, encoder: 
             yield from encoder.add(level, col, row, rows_of, pyramid.tile_box(level, col, row))
 
 
-def _render_band(display_list: Any, scale: float, width: int, top: int, bottom: int) -> Any:
-    """Pixel rows ``top`` to ``bottom`` of the page at ``scale``, as an RGB pixmap whose origin is (0, top)."""
-    clip = pymupdf.Rect(0, top / scale, width / scale, bottom / scale)
-    pixmap = display_list.get_pixmap(matrix=pymupdf.Matrix(scale, scale), clip=clip, alpha=False)
-    if (pixmap.x, pixmap.y, pixmap.width, pixmap.height) != (0, top, width, bottom - top):
-        # MuPDF rounds the clip outwards by a pixel at most; copy into the exact band.
-        exact = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, top, width, bottom), False)
-        exact.clear_with(255)
-        exact.copy(pixmap, pymupdf.IRect(pixmap.irect) & pymupdf.IRect(exact.irect))
-        pixmap = exact
-    return pixmap
+class _Bands:
+    """Renders bands of the top level into two pixmaps used in turn.
+
+    Reusing them spares the kernel zeroing fresh pages for every band (bands are tens of MB, above
+    malloc's threshold, so each new one is a fresh mapping). Two suffice: a band is read by the
+    halving worker while the next one is drawn, and that halving is collected before the one after.
+    The draw device is bounded by the exact band, so no pixel outside it is drawn or rounded in.
+    """
+
+    def __init__(self, display_list: Any, scale: float, width: int) -> None:
+        self.display_list, self.scale, self.width = display_list, scale, width
+        self.buffers: list[Any] = [None, None]
+        self.count = 0
+
+    def render(self, top: int, bottom: int) -> Any:
+        """Pixel rows ``top`` to ``bottom``, as an RGB pixmap whose origin is (0, top); valid until the
+        band after next is rendered."""
+        mupdf = pymupdf.mupdf
+        slot, self.count = self.count % 2, self.count + 1
+        pixmap = self.buffers[slot]
+        box = mupdf.FzIrect(0, top, self.width, bottom)
+        if pixmap is None or pixmap.height != bottom - top:
+            rgb = mupdf.FzColorspace(mupdf.FzColorspace.Fixed_RGB)
+            pixmap = mupdf.fz_new_pixmap_with_bbox(rgb, box, mupdf.FzSeparations(), 0)
+            pixmap = self.buffers[slot] = pymupdf.Pixmap("raw", pixmap)
+        else:
+            pixmap.set_origin(0, top)
+        mupdf.fz_clear_pixmap_with_value(pixmap.this, 255)
+        scale = self.scale
+        device = mupdf.fz_new_draw_device_with_bbox(mupdf.FzMatrix(scale, 0, 0, scale, 0, 0), pixmap.this, box)
+        clip = mupdf.FzRect(0, top / scale, self.width / scale, bottom / scale)
+        mupdf.fz_run_display_list(self.display_list.this, device, mupdf.FzMatrix(), clip, mupdf.FzCookie())
+        mupdf.fz_close_device(device)
+        return pixmap
 
 
 def _halve(pixels: memoryview, width: int, height: int) -> Image.Image:
@@ -262,7 +285,9 @@ def _levels(
 ) -> Iterator[Tile]:
     top_level, ts, overlap = pyramid.max_level, pyramid.tile_size, pyramid.overlap
     _, rows = pyramid.grid(top_level)
-    below = Image.new("RGB", pyramid.level_size(top_level - 1), "white") if top_level else None
+    # Not initialised: the halved bands cover every row of it (filling it first is a needless pass).
+    below = Image.new("RGB", pyramid.level_size(top_level - 1), None) if top_level else None
+    bands = _Bands(display_list, scale, pyramid.width)
     # The halving of the previous band runs on a worker while this band is cut; the band is kept alive
     # until then, since the worker reads its samples.
     halving: tuple[Future[Image.Image] | Image.Image, int, Any] | None = None
@@ -270,7 +295,7 @@ def _levels(
         band_rows = range(first, min(rows, first + options.band_rows))
         core_top, core_bottom = first * ts, min(pyramid.height, band_rows[-1] * ts + ts)
         top, bottom = max(0, core_top - overlap), min(pyramid.height, core_bottom + overlap)
-        band = _render_band(display_list, scale, pyramid.width, top, bottom)
+        band = bands.render(top, bottom)
         yield from _cut(_Rows(band.samples_mv, band.stride, top), pyramid, top_level, rows=band_rows, encoder=encoder)
         if below is not None:
             if halving is not None:
