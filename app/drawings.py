@@ -132,7 +132,7 @@ def add_original(
             "暂不接受 DWG 文件：请在 CAD 软件中另存为 DXF（R12–R2018）或打印为 PDF 后上传",
             "DWG files are not accepted: save the drawing as DXF (R12–R2018) or plot it to PDF, then upload",
         )
-    if sniffed.kind not in ACCEPTED_KINDS and not (sniffed.kind is FileKind.DWG and accept_dwg):
+    if sniffed.kind not in (ACCEPTED_KINDS | {FileKind.DWG} if accept_dwg else ACCEPTED_KINDS):
         raise Invalid(
             f"无法识别的文件：{name}。只接受 PDF、DXF 及其 ZIP 压缩包（按内容判断，而非扩展名）",
             f"unrecognised file: {name}. Only PDF, DXF and ZIP archives of them are accepted (judged by content)",
