@@ -11,7 +11,7 @@ Why it is built this way (see FINDINGS.md, "Tiles"):
   faster than MuPDF's subsampling here, on a worker thread); that level is the only full one kept in
   memory (a quarter of the top). Lower levels come from halving again, never from re-rendering: halving
   a raster is far cheaper than rasterising vector linework again.
-- Tiles are cut straight from the sample buffers into PNG scanlines (``review/tiles/png.py``).
+- Tiles are numpy views of the sample buffers, copied into PNG scanlines on the workers (``review/tiles/png.py``).
 - Tiles that are entirely white (most of a drawing sheet) are encoded once per tile size and reused.
 - PNG without row filters at zlib level 1 (``review/tiles/png.py``): linework compresses well even so, and
   encoding, not rendering, dominated the time of a pyramid with Pillow's PNG writer. zlib runs on worker
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import math
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,12 +30,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
+import numpy as np
 import pymupdf as _pymupdf
+from numpy.typing import NDArray
 from PIL import Image
 
 from review.errors import UnreadableDrawing
 from review.sheets.pdf_source import load_document
-from review.tiles.png import encode_scanlines, encode_tile, scanlines
+from review.tiles.png import encode_pixels, encode_rgb
 
 # PyMuPDF's annotations are partial; it is handled as untyped at this boundary.
 pymupdf: Any = _pymupdf
@@ -131,38 +134,41 @@ class Pyramid:
 
 
 class _Encoder:
-    """PNG encoding of tiles cut from RGB pixel buffers, in order, on worker threads.
+    """PNG encoding of tiles cut from RGB rasters, in order, on worker threads.
 
-    Only zlib runs on the workers: it releases the GIL, so tiles compress on several cores while the
-    main thread cuts the next ones; MuPDF is only ever called from the main thread. All-white tiles
-    (most of a sheet) are encoded once per size.
+    The calling thread only tells white tiles apart (most of a sheet; encoded once per size); the
+    workers copy the other tiles out of the raster into scanlines and deflate them, numpy and zlib
+    both releasing the GIL. MuPDF is only ever called from the calling thread. A queued tile reads
+    its band until it is encoded: ``settle`` waits for a band's tiles before its pixmap is reused.
     """
 
     def __init__(self, compress_level: int, workers: int) -> None:
         self.compress_level = compress_level
-        self.blank: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+        self.blank: dict[tuple[int, int], bytes] = {}
         self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
         self.depth = 4 * workers
-        self.pending: deque[tuple[int, int, int, Future[bytes] | bytes]] = deque()
+        self.pending: deque[tuple[int, int, int, Future[bytes] | bytes, int]] = deque()
 
-    def add(self, level: int, col: int, row: int, rows_of: _Rows, box: tuple[int, int, int, int]) -> Iterator[Tile]:
-        """Queue one tile; yields the tiles whose encoding is due, oldest first."""
-        left, top, right, bottom = box
-        width, height = right - left, bottom - top
-        lines = scanlines(rows_of.pixels, rows_of.stride, (left, top - rows_of.top, right, bottom - rows_of.top))
-        blank = self.blank.get((width, height))
-        if blank is None:
-            white = (b"\x00" + b"\xff" * (width * 3)) * height
-            blank = self.blank[width, height] = (white, encode_scanlines(width, height, white, self.compress_level))
+    def add(self, level: int, col: int, row: int, pixels: NDArray[np.uint8], band: int) -> Iterator[Tile]:
+        """Queue one tile, a view of ``band``'s raster; yields the tiles whose encoding is due, oldest first."""
         result: Future[bytes] | bytes
-        if lines == blank[0]:
-            result = blank[1]
+        if pixels.min() == 255:
+            height, width, _ = pixels.shape
+            result = self.blank.get((width, height), b"")
+            if not result:
+                white = b"\xff" * (width * height * 3)
+                result = self.blank[width, height] = encode_rgb(width, height, white, self.compress_level)
         elif self.pool is None:
-            result = encode_tile(width, height, lines, self.compress_level)
+            result = encode_pixels(pixels, self.compress_level)
         else:
-            result = self.pool.submit(encode_tile, width, height, lines, self.compress_level)
-        self.pending.append((level, col, row, result))
+            result = self.pool.submit(encode_pixels, pixels, self.compress_level)
+        self.pending.append((level, col, row, result, band))
         while len(self.pending) > self.depth:
+            yield self._oldest()
+
+    def settle(self, band: int) -> Iterator[Tile]:
+        """Yields the queued tiles up to those of ``band``, so that its raster may be overwritten."""
+        while self.pending and self.pending[0][4] <= band:
             yield self._oldest()
 
     def run(self, job: Callable[..., T], *args: Any) -> Future[T] | T:
@@ -178,25 +184,19 @@ class _Encoder:
             self.pool.shutdown(cancel_futures=True)
 
     def _oldest(self) -> Tile:
-        level, col, row, result = self.pending.popleft()
+        level, col, row, result, _ = self.pending.popleft()
         return Tile(level, col, row, result if isinstance(result, bytes) else result.result())
 
 
-@dataclass(frozen=True)
-class _Rows:
-    """RGB pixel rows of one level: from row ``top`` on, ``stride`` bytes a row."""
-
-    pixels: memoryview
-    stride: int
-    top: int
-
-
-def _cut(rows_of: _Rows, pyramid: Pyramid, level: int, *, rows: range, encoder: _Encoder) -> Iterator[Tile]:
-    """Tiles of ``rows`` at ``level``, cut from pixel rows of that level (some may be yielded later)."""
+def _cut(
+    raster: NDArray[np.uint8], top: int, pyramid: Pyramid, level: int, *, rows: range, encoder: _Encoder, band: int
+) -> Iterator[Tile]:
+    """Tiles of ``rows`` at ``level`` from a (height, width, 3) raster of that level's rows from ``top`` on."""
     cols, _ = pyramid.grid(level)
     for row in rows:
         for col in range(cols):
-            yield from encoder.add(level, col, row, rows_of, pyramid.tile_box(level, col, row))
+            left, upper, right, lower = pyramid.tile_box(level, col, row)
+            yield from encoder.add(level, col, row, raster[upper - top : lower - top, left:right], band)
 
 
 class _Bands:
@@ -235,9 +235,21 @@ class _Bands:
         return pixmap
 
 
-def _halve(pixels: memoryview, width: int, height: int) -> Image.Image:
-    """RGB rows halved with a 2 x 2 box filter (Pillow releases the GIL while it works)."""
-    return Image.frombytes("RGB", (width, height), pixels).reduce(2)
+class _Halver:
+    """Halves bands with Pillow's 2 x 2 box filter (Pillow releases the GIL while it works).
+
+    The band is copied into a Pillow image kept from one band to the next: a new image per band
+    cost as much again as the copy, in zero-filling fresh memory. One halving runs at a time.
+    """
+
+    def __init__(self) -> None:
+        self.scratch: Image.Image | None = None
+
+    def __call__(self, pixels: memoryview, width: int, height: int) -> Image.Image:
+        if self.scratch is None or self.scratch.size != (width, height):
+            self.scratch = Image.new("RGB", (width, height), None)
+        self.scratch.frombytes(pixels)
+        return self.scratch.reduce(2)
 
 
 def _paste(level: Image.Image, halving: tuple[Future[Image.Image] | Image.Image, int, Any]) -> None:
@@ -288,21 +300,25 @@ def _levels(
     # Not initialised: the halved bands cover every row of it (filling it first is a needless pass).
     below = Image.new("RGB", pyramid.level_size(top_level - 1), None) if top_level else None
     bands = _Bands(display_list, scale, pyramid.width)
+    halve = _Halver()
     # The halving of the previous band runs on a worker while this band is cut; the band is kept alive
     # until then, since the worker reads its samples.
     halving: tuple[Future[Image.Image] | Image.Image, int, Any] | None = None
-    for first in range(0, rows, options.band_rows):
+    for number, first in enumerate(range(0, rows, options.band_rows)):
         band_rows = range(first, min(rows, first + options.band_rows))
         core_top, core_bottom = first * ts, min(pyramid.height, band_rows[-1] * ts + ts)
         top, bottom = max(0, core_top - overlap), min(pyramid.height, core_bottom + overlap)
+        # This band is drawn into the pixmap of the band before last: its queued tiles must be encoded.
+        yield from encoder.settle(number - 2)
         band = bands.render(top, bottom)
-        yield from _cut(_Rows(band.samples_mv, band.stride, top), pyramid, top_level, rows=band_rows, encoder=encoder)
+        raster = np.frombuffer(band.samples_mv, np.uint8).reshape(bottom - top, pyramid.width, 3)
+        yield from _cut(raster, top, pyramid, top_level, rows=band_rows, encoder=encoder, band=number)
         if below is not None:
             if halving is not None:
                 _paste(below, halving)
             # Band cores start on even rows (the tile size is even), so their halves line up in the level below.
             core = band.samples_mv[(core_top - top) * band.stride : (core_bottom - top) * band.stride]
-            halving = (encoder.run(_halve, core, pyramid.width, core_bottom - core_top), core_top // 2, band)
+            halving = (encoder.run(halve, core, pyramid.width, core_bottom - core_top), core_top // 2, band)
         del band
     if below is not None and halving is not None:
         _paste(below, halving)
@@ -311,8 +327,9 @@ def _levels(
         if level_image is None:
             break
         _, level_rows = pyramid.grid(level)
-        pixels = _Rows(memoryview(level_image.tobytes()), level_image.width * 3, 0)
-        yield from _cut(pixels, pyramid, level, rows=range(level_rows), encoder=encoder)
+        # The array keeps its bytes alive until the last tile cut from it is encoded.
+        pixels = np.frombuffer(level_image.tobytes(), np.uint8).reshape(level_image.height, level_image.width, 3)
+        yield from _cut(pixels, 0, pyramid, level, rows=range(level_rows), encoder=encoder, band=sys.maxsize)
         level_image = level_image.reduce(2) if level else None
 
 

@@ -12,6 +12,7 @@ import struct
 import zlib
 
 import numpy as np
+from numpy.typing import NDArray
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IEND = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
@@ -39,22 +40,25 @@ def encode_scanlines(width: int, height: int, lines: bytes, level: int = 1) -> b
     return _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(lines, level)) + _IEND
 
 
-def encode_tile(width: int, height: int, lines: bytes, level: int = 1) -> bytes:
-    """PNG of RGB ``lines`` as made by ``scanlines``: greyscale when every pixel is grey, RGB otherwise.
+def encode_pixels(pixels: NDArray[np.uint8], level: int = 1) -> bytes:
+    """PNG of a (height, width, 3) RGB array, which may be a view into a larger raster.
 
-    numpy releases the GIL for the comparison and the copy, so this runs in parallel on worker threads.
+    Greyscale when every pixel is grey, RGB otherwise. The scanlines are assembled by numpy, which
+    releases the GIL for the comparison and the copies, so this runs in parallel on worker threads.
     """
-    if len(lines) != (width * 3 + 1) * height:
-        raise ValueError(f"expected {(width * 3 + 1) * height} bytes of scanlines, got {len(lines)}")
-    rows = np.frombuffer(lines, np.uint8).reshape(height, width * 3 + 1)
-    green = rows[:, 2::3]
-    if not (np.array_equal(rows[:, 1::3], green) and np.array_equal(rows[:, 3::3], green)):
-        return encode_scanlines(width, height, lines, level)
-    grey = np.empty((height, width + 1), np.uint8)
-    grey[:, 0] = 0
-    grey[:, 1:] = green
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(grey.data, level)) + _IEND
+    height, width, _ = pixels.shape
+    green = pixels[:, :, 1]
+    grey = np.array_equal(pixels[:, :, 0], green) and np.array_equal(pixels[:, :, 2], green)
+    lines = np.empty((height, (width if grey else width * 3) + 1), np.uint8)
+    lines[:, 0] = 0
+    if grey:
+        lines[:, 1:] = green
+    else:
+        rows = lines[:, 1:]
+        rows.shape = (height, width, 3)  # a view, never a copy (assigning the shape raises otherwise)
+        rows[...] = pixels
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if grey else 2, 0, 0, 0)
+    return _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(lines.data, level)) + _IEND
 
 
 def encode_rgb(width: int, height: int, pixels: bytes | memoryview, level: int = 1) -> bytes:
