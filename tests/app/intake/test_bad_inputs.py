@@ -8,7 +8,9 @@ stored objects are exactly as they were.
 from __future__ import annotations
 
 import io
-import resource
+import json
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Callable
@@ -34,7 +36,7 @@ from review.drawing.dxf_reader import ReadOptions, read_dxf
 from storage.blobstore import LocalBlobStore
 from storage.models import DrawingFile, OrgKind, Project, Role, Sheet, SheetRevision, Submission
 from tests.app.intake.makers import layout_dxf, title_block_pdf
-from tests.conftest import sample
+from tests.conftest import ROOT, sample
 
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ"
 DEADLINE_S = 20.0
@@ -223,11 +225,12 @@ def _rejected(desk: Desk, file_id: int, outcome: ProcessOutcome) -> dict[str, st
     ("make", "zh", "en"),
     [
         (partial(title_block_pdf, password="secret"), "加密", "encrypted"),
-        (lambda: title_block_pdf()[:400], "", ""),
+        (lambda: title_block_pdf()[:400], "已损坏", "damaged"),
+        (lambda: title_block_pdf()[:-200], "", ""),
         (partial(many_pages_pdf, 10_000), "超过上限 2000 页", "more than the limit of 2000"),
         (partial(big_page_pdf, 250.0), "", ""),
     ],
-    ids=["encrypted", "truncated", "10000-pages", "250-inch-page"],
+    ids=["encrypted", "truncated-in-a-page", "truncated-tail", "10000-pages", "250-inch-page"],
 )
 def test_unreviewable_pdfs_are_rejected_and_change_nothing(
     desk: Desk, make: Callable[[], bytes], zh: str, en: str
@@ -284,26 +287,69 @@ def test_a_250_inch_page_is_not_tiled_but_a_200_inch_page_is_within_the_rule(des
     assert {key: now_blobs.get(key) for key in blobs} == blobs
 
 
-def test_a_decompression_bomb_is_read_in_bounded_time_and_memory(desk: Desk) -> None:
+def test_a_decompression_bomb_goes_through_the_steps_and_changes_nothing(desk: Desk) -> None:
+    # A quarter of the full bomb keeps this test cheap on both databases; the full 1 GiB, with its memory
+    # bound, is the fresh-process test below.
     started = time.monotonic()
-    data = bomb_pdf(1024)
-    assert len(data) < 16 * 2**20
+    data = bomb_pdf(256)
     before = desk.state()
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     file_id, _ = desk.upload(data, "炸弹.pdf")
     outcome = desk.process(file_id)
     assert not outcome.rejected
     [revision_id] = outcome.revision_ids
     render_sheet_revision(desk.sessions, desk.store, revision_id, options=FAST)
-    assert time.monotonic() - started < 30.0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    # The inflated stream (1 GiB) is never held: the peak grows by far less than that.
-    assert peak - peak_before < 512 * 2**20
+    assert time.monotonic() - started < DEADLINE_S
     with desk.sessions() as session:
         revision = session.get_one(SheetRevision, revision_id)
-        assert "TITLE_BLOCK_NO_TEXT" in {f["code"] for f in revision.findings}
+        assert revision.status == "ready"
+        no_text = [f for f in revision.findings if f["code"] == "TITLE_BLOCK_NO_TEXT"]
+        assert no_text
+        assert no_text[0]["zh"]
+        assert no_text[0]["en"]
         assert revision.sheet.number.startswith("未识别-")
     desk.assert_unchanged(before, file_id)
+
+
+BOMB_CHILD = """
+import hashlib, json, resource, sys, time
+from pathlib import Path
+from app.intake.steps_read import split_original
+from app.intake.steps_render import ViewOptions, build_view
+from storage.blobstore import LocalBlobStore
+
+data = Path(sys.argv[1]).read_bytes()
+store = LocalBlobStore(Path(sys.argv[2]))
+started = time.monotonic()
+split = split_original(store, hashlib.sha256(data).hexdigest(), data)
+view = build_view(store, split.sheets[0].pdf_key, ViewOptions(dpi=20, thumbnail_px=64))
+print(json.dumps({
+    "seconds": time.monotonic() - started,
+    "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    "sheets": len(split.sheets),
+    "text": view.text,
+}))
+"""
+
+
+def test_the_bomb_is_split_and_tiled_in_a_fresh_process_under_a_memory_bound(tmp_path: Path) -> None:
+    # A fresh process, so that its peak RSS is this file's alone and not an earlier test's.
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(bomb_pdf(1024))
+    child = subprocess.run(
+        [sys.executable, "-c", BOMB_CHILD, str(bomb), str(tmp_path / "objects")],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    measured = json.loads(child.stdout.decode().strip().splitlines()[-1])
+    assert measured["sheets"] == 1
+    assert measured["seconds"] < DEADLINE_S
+    # 1 GiB of content inflated: the peak stays below it, so the inflated stream is never held whole.
+    # Measured 230-260 MiB run alone and up to 540 MiB within the full file (MuPDF's caches vary).
+    assert measured["peak_rss"] < 768 * 2**20, measured
+    assert measured["text"].strip() == ""
+    print(f"bomb: {measured['seconds']:.1f} s, peak RSS {measured['peak_rss'] / 2**20:.0f} MiB")
 
 
 # --- DXF ----------------------------------------------------------------------------------------------
