@@ -259,7 +259,7 @@ def test_unreviewable_pdfs_are_rejected_and_change_nothing(
     desk.assert_unchanged(before, file_id)
 
 
-def test_a_250_inch_page_is_not_tiled_but_a_200_inch_page_is_within_the_rule(desk: Desk) -> None:
+def test_a_250_inch_page_is_flagged_and_a_200_inch_page_is_within_the_rule(desk: Desk) -> None:
     before = desk.state()
     too_big, _ = desk.upload(big_page_pdf(250.0), "超大.pdf")
     [revision_id] = desk.process(too_big).revision_ids
