@@ -6,6 +6,10 @@ import io
 
 import ezdxf
 import pymupdf
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.blobstore import LocalBlobStore
+from storage.models import DrawingFile
 
 SHEETS = (("建施-01", "一层平面图"), ("建施-02", "二层平面图"))
 BODY_TEXT = "防火分区 消防车道"
@@ -42,3 +46,30 @@ def layout_dxf(number: str = "建施-03", title: str = "三层平面图") -> byt
     text = io.StringIO()
     doc.write(text)
     return text.getvalue().encode()
+
+
+def upload_original(
+    sessions: sessionmaker[Session],
+    store: LocalBlobStore,
+    submission_id: int,
+    data: bytes,
+    name: str,
+    media_type: str = "application/octet-stream",
+) -> int:
+    """Store ``data`` as an original and record its DrawingFile, as an upload would; returns its id."""
+    info = store.put_original(io.BytesIO(data), content_type="application/octet-stream")
+    assert info.sha256 is not None
+    with sessions() as session, session.begin():
+        drawing = DrawingFile(
+            submission_id=submission_id,
+            sha256=info.sha256,
+            size=info.size,
+            original_name=name,
+            media_type=media_type,
+            object_key=info.key,
+            status="stored",
+            findings={},
+        )
+        session.add(drawing)
+        session.flush()
+        return drawing.id

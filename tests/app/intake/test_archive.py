@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -22,7 +21,7 @@ from app.tracks import ensure_tracks
 from storage.blobstore import LocalBlobStore
 from storage.db import transaction
 from storage.models import AuditEvent, DrawingFile, OrgKind, Project, Role, Sheet, Submission, TaskRun, TaskState
-from tests.app.intake.makers import layout_dxf, title_block_pdf
+from tests.app.intake.makers import layout_dxf, title_block_pdf, upload_original
 from tests.app.intake.test_worker import PASSWORD_HASH
 from tests.review.test_archives import GBK_NAME, RawEntry, raw_zip, stored
 from tests.support.workers import WorkerEnvironment, wait_for
@@ -30,44 +29,6 @@ from tests.support.workers import WorkerEnvironment, wait_for
 # The makers stamp times and IDs into each file: made once, so that equal content is equal bytes.
 PDF = title_block_pdf()
 DXF = layout_dxf()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> LocalBlobStore:
-    return LocalBlobStore(tmp_path / "objects")
-
-
-@pytest.fixture
-def submission_id(session_factory: sessionmaker[Session]) -> int:
-    with session_factory() as session, session.begin():
-        ensure_tracks(session)
-        institute = create_organization(session, "联图测试设计院", OrgKind.DESIGN_INSTITUTE)
-        project = Project(organization_id=institute.id, code="JC-2026-0301", name="滨江中学")
-        session.add(project)
-        session.flush()
-        submission = Submission(project_id=project.id)
-        session.add(submission)
-        session.flush()
-        return submission.id
-
-
-def _upload(sessions: sessionmaker[Session], store: LocalBlobStore, submission_id: int, data: bytes, name: str) -> int:
-    info = store.put_original(io.BytesIO(data), content_type="application/octet-stream")
-    assert info.sha256 is not None
-    with sessions() as session, session.begin():
-        drawing = DrawingFile(
-            submission_id=submission_id,
-            sha256=info.sha256,
-            size=info.size,
-            original_name=name,
-            media_type="application/zip",
-            object_key=info.key,
-            status="stored",
-            findings={},
-        )
-        session.add(drawing)
-        session.flush()
-        return drawing.id
 
 
 def _designer_zip() -> bytes:
@@ -97,7 +58,7 @@ def _originals(store: LocalBlobStore) -> list[str]:
 def test_an_archive_becomes_one_drawing_file_per_drawing(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    archive_id = _upload(session_factory, store, submission_id, _designer_zip(), "图纸.zip")
+    archive_id = upload_original(session_factory, store, submission_id, _designer_zip(), "图纸.zip", "application/zip")
     assert holds_archive(session_factory, store, archive_id)
 
     outcome = expand_archive(session_factory, store, archive_id)
@@ -140,7 +101,7 @@ def test_an_archive_becomes_one_drawing_file_per_drawing(
 def test_expanding_twice_creates_nothing_twice(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    archive_id = _upload(session_factory, store, submission_id, _designer_zip(), "图纸.zip")
+    archive_id = upload_original(session_factory, store, submission_id, _designer_zip(), "图纸.zip", "application/zip")
     expand_archive(session_factory, store, archive_id)
     before = (_count(session_factory, DrawingFile), _count(session_factory, TaskRun), _originals(store))
 
@@ -154,13 +115,13 @@ def test_expanding_twice_creates_nothing_twice(
 def test_a_member_already_in_the_submission_is_a_duplicate(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    earlier = _upload(session_factory, store, submission_id, PDF, "建施.pdf")
+    earlier = upload_original(session_factory, store, submission_id, PDF, "建施.pdf")
     data = raw_zip(
         stored("建施-01.pdf", PDF),
         stored("副本/建施-01.pdf", PDF),
         stored("结施.dxf", layout_dxf("结施-01")),
     )
-    archive_id = _upload(session_factory, store, submission_id, data, "图纸.zip")
+    archive_id = upload_original(session_factory, store, submission_id, data, "图纸.zip", "application/zip")
 
     outcome = expand_archive(session_factory, store, archive_id)
 
@@ -192,7 +153,7 @@ def test_a_member_already_in_the_submission_is_a_duplicate(
 def test_a_hostile_archive_is_rejected_and_nothing_is_made(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int, data: bytes, code: str
 ) -> None:
-    archive_id = _upload(session_factory, store, submission_id, data, "图纸.zip")
+    archive_id = upload_original(session_factory, store, submission_id, data, "图纸.zip", "application/zip")
     originals = _originals(store)
 
     outcome = expand_archive(session_factory, store, archive_id)
@@ -216,7 +177,9 @@ def test_a_zip_bomb_is_rejected(
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("建施-01.pdf", b"%PDF-1.7\n" + bytes(64 * 1024**2))
-    archive_id = _upload(session_factory, store, submission_id, buffer.getvalue(), "图纸.zip")
+    archive_id = upload_original(
+        session_factory, store, submission_id, buffer.getvalue(), "图纸.zip", "application/zip"
+    )
 
     outcome = expand_archive(session_factory, store, archive_id)
 
@@ -228,7 +191,7 @@ def test_a_zip_bomb_is_rejected(
 def test_a_plain_drawing_is_not_an_archive(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    pdf_id = _upload(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
+    pdf_id = upload_original(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
     assert not holds_archive(session_factory, store, pdf_id)
 
 

@@ -2,75 +2,29 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import Conflict
-from app.identity.accounts import create_organization
 from app.intake.pipeline import process_drawing_file, render_sheet_revision
 from app.intake.steps_render import ViewOptions, choose_dpi
-from app.tracks import ensure_tracks
 from storage.blobstore import LocalBlobStore
 from storage.models import (
     AuditEvent,
     DrawingFile,
-    OrgKind,
-    Project,
     Round,
     Sheet,
     SheetRevision,
     SheetText,
     SheetTrack,
-    Submission,
 )
-from tests.app.intake.makers import BODY_TEXT, SHEETS, layout_dxf, title_block_pdf
+from tests.app.intake.makers import BODY_TEXT, SHEETS, layout_dxf, title_block_pdf, upload_original
 from tests.conftest import sample
 
 FARMHOUSE = "pdf_drawings/pdfjs_autocad2014_farmhouse_set_25sheets.pdf"
 # Small tiles keep the pyramids of these tests cheap; the keys and the flow are the same as at 300 dpi.
 FAST = ViewOptions(dpi=50, thumbnail_px=128)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> LocalBlobStore:
-    return LocalBlobStore(tmp_path / "objects")
-
-
-@pytest.fixture
-def submission_id(session_factory: sessionmaker[Session]) -> int:
-    with session_factory() as session, session.begin():
-        ensure_tracks(session)
-        institute = create_organization(session, "联图测试设计院", OrgKind.DESIGN_INSTITUTE)
-        project = Project(organization_id=institute.id, code="JC-2026-0101", name="滨江小学")
-        session.add(project)
-        session.flush()
-        submission = Submission(project_id=project.id)
-        session.add(submission)
-        session.flush()
-        return submission.id
-
-
-def _upload(sessions: sessionmaker[Session], store: LocalBlobStore, submission_id: int, data: bytes, name: str) -> int:
-    info = store.put_original(io.BytesIO(data), content_type="application/octet-stream")
-    assert info.sha256 is not None
-    with sessions() as session, session.begin():
-        drawing = DrawingFile(
-            submission_id=submission_id,
-            sha256=info.sha256,
-            size=info.size,
-            original_name=name,
-            media_type="application/octet-stream",
-            object_key=info.key,
-            status="stored",
-            findings={},
-        )
-        session.add(drawing)
-        session.flush()
-        return drawing.id
 
 
 def _snapshot(sessions: sessionmaker[Session], submission_id: int) -> list[tuple[object, ...]]:
@@ -87,7 +41,7 @@ def _snapshot(sessions: sessionmaker[Session], submission_id: int) -> list[tuple
 def test_a_pdf_set_becomes_identified_viewable_sheets(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    file_id = _upload(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
+    file_id = upload_original(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
     progress: list[float] = []
     outcome = process_drawing_file(session_factory, store, file_id, report=lambda p, m: progress.append(p))
     assert not outcome.rejected
@@ -130,7 +84,7 @@ def test_a_pdf_set_becomes_identified_viewable_sheets(
 def test_rerunning_the_steps_changes_nothing(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    file_id = _upload(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
+    file_id = upload_original(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
     first = process_drawing_file(session_factory, store, file_id)
     render_sheet_revision(session_factory, store, first.revision_ids[0], options=FAST)
     before = _snapshot(session_factory, submission_id)
@@ -152,7 +106,7 @@ def test_rerunning_the_steps_changes_nothing(
 def test_a_dxf_layout_is_identified_from_its_rendered_title_block(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    file_id = _upload(session_factory, store, submission_id, layout_dxf(), "建施-03.dxf")
+    file_id = upload_original(session_factory, store, submission_id, layout_dxf(), "建施-03.dxf")
     outcome = process_drawing_file(session_factory, store, file_id)
     assert len(outcome.revision_ids) == 1
     render_sheet_revision(session_factory, store, outcome.revision_ids[0], options=FAST)
@@ -172,7 +126,7 @@ def test_missing_numbers_and_duplicates_become_findings(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
     pdf = title_block_pdf((("建施-01", "一层平面图"), ("", "无图号"), ("建施-1", "一层平面图（重复）")))
-    file_id = _upload(session_factory, store, submission_id, pdf, "混合.pdf")
+    file_id = upload_original(session_factory, store, submission_id, pdf, "混合.pdf")
     outcome = process_drawing_file(session_factory, store, file_id)
     with session_factory() as session:
         revisions = [session.get_one(SheetRevision, rid) for rid in outcome.revision_ids]
@@ -190,7 +144,7 @@ def test_missing_numbers_and_duplicates_become_findings(
 def test_an_encrypted_pdf_is_rejected_with_a_bilingual_finding(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    file_id = _upload(session_factory, store, submission_id, title_block_pdf(password="secret"), "加密.pdf")
+    file_id = upload_original(session_factory, store, submission_id, title_block_pdf(password="secret"), "加密.pdf")
     with session_factory() as session:
         events_before = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
     outcome = process_drawing_file(session_factory, store, file_id)
@@ -223,7 +177,7 @@ def test_the_farmhouse_set_splits_into_25_numbered_sheets(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
     data = sample(FARMHOUSE).read_bytes()
-    file_id = _upload(session_factory, store, submission_id, data, "farmhouse.pdf")
+    file_id = upload_original(session_factory, store, submission_id, data, "farmhouse.pdf")
     outcome = process_drawing_file(session_factory, store, file_id)
     assert len(outcome.revision_ids) == 25
     with session_factory() as session:
@@ -244,7 +198,7 @@ def test_the_farmhouse_set_splits_into_25_numbered_sheets(
 def test_damaged_or_empty_files_are_rejected(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int, data: bytes, zh: str, en: str
 ) -> None:
-    file_id = _upload(session_factory, store, submission_id, data, "坏文件")
+    file_id = upload_original(session_factory, store, submission_id, data, "坏文件")
     outcome = process_drawing_file(session_factory, store, file_id)
     assert outcome.rejected
     with session_factory() as session:
@@ -256,7 +210,7 @@ def test_damaged_or_empty_files_are_rejected(
 def test_a_sheet_too_large_to_tile_gets_a_finding_not_a_crash(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    file_id = _upload(session_factory, store, submission_id, title_block_pdf(SHEETS[:1]), "建施.pdf")
+    file_id = upload_original(session_factory, store, submission_id, title_block_pdf(SHEETS[:1]), "建施.pdf")
     [revision_id] = process_drawing_file(session_factory, store, file_id).revision_ids
     message = render_sheet_revision(
         session_factory, store, revision_id, options=ViewOptions(dpi=300, min_dpi=300, max_pixels=10)
@@ -272,7 +226,7 @@ def test_a_sheet_too_large_to_tile_gets_a_finding_not_a_crash(
 def test_an_original_changed_in_the_store_is_not_processed(
     session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
-    file_id = _upload(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
+    file_id = upload_original(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
     with session_factory() as session:
         key = session.get_one(DrawingFile, file_id).object_key
     store.local_path(key).write_bytes(title_block_pdf(SHEETS[:1]))  # damage behind the store's back
