@@ -18,10 +18,8 @@ from sqlalchemy.orm import Session
 from app import audit, policy
 from app.errors import Conflict, Invalid, NotFound, ServiceUnavailable
 from app.identity.principal import Principal
-from app.intake.tasks import PROCESS_DRAWING_FILE
+from app.intake.tasks import queue_new_original
 from app.policy import Action
-from app.tasks.dispatch import enqueue
-from app.tasks.jobs import VERIFY_DRAWING_FILE
 from review.filetypes import SNIFF_BYTES, FileKind, sniff
 from storage.blobstore import BlobStore
 from storage.blobstore.base import Readable
@@ -181,6 +179,5 @@ def add_original(
         object_id=drawing.id,
         summary=f"{name} ({info.size} B, sha256 {info.sha256[:16]}…) → 报审 {submission.id}",
     )
-    enqueue(session, VERIFY_DRAWING_FILE, object_type="drawing_file", object_id=drawing.id, drawing_file_id=drawing.id)
-    enqueue(session, PROCESS_DRAWING_FILE, object_type="drawing_file", object_id=drawing.id, drawing_file_id=drawing.id)
+    queue_new_original(session, drawing.id)
     return AddedFile(drawing_file=drawing, duplicate=False)

@@ -33,9 +33,7 @@ from app import audit
 from app.errors import Conflict, NotFound
 from app.intake.steps_read import Report, no_report
 from app.intake.steps_record import EXPANDED, REJECTED, SYSTEM_ACTOR, finding_json, reject
-from app.intake.tasks import PROCESS_DRAWING_FILE
-from app.tasks.dispatch import enqueue
-from app.tasks.jobs import VERIFY_DRAWING_FILE
+from app.intake.tasks import queue_new_original
 from review.archives import (
     ArchiveLimits,
     ArchiveRefused,
@@ -244,8 +242,7 @@ def _add_members(
             object_id=child.id,
             summary=f"{child.original_name} ({info.size} B, sha256 {info.sha256[:16]}…) ← 压缩包 {archive.id}",
         )
-        enqueue(session, VERIFY_DRAWING_FILE, object_type="drawing_file", object_id=child.id, drawing_file_id=child.id)
-        enqueue(session, PROCESS_DRAWING_FILE, object_type="drawing_file", object_id=child.id, drawing_file_id=child.id)
+        queue_new_original(session, child.id)
         created.append(child.id)
         listed.append({"name": member.name, "drawing_file_id": child.id, "duplicate": False})
     all_findings = list(findings)

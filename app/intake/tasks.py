@@ -23,6 +23,7 @@ from app.intake.dwg import DwgConverter
 from app.intake.pipeline import ProcessOutcome, process_drawing_file, render_sheet_revision
 from app.settings import Settings
 from app.tasks.dispatch import enqueue
+from app.tasks.jobs import VERIFY_DRAWING_FILE
 from app.tasks.runs import JobRun, job
 from review.archives import ArchiveLimits
 
@@ -33,6 +34,12 @@ RENDER_SHEET_REVISION = "sheet_revision.render"
 
 ADDRESS_SPACE_LIMIT_BYTES = 8 * 1024**3
 """Virtual memory a pool process may reserve while it renders (tile bands, MuPDF display lists, threads)."""
+
+
+def queue_new_original(session: Session, drawing_file_id: int) -> None:
+    """Queue what every newly stored original goes through: verification, then processing (sent after commit)."""
+    for task in (VERIFY_DRAWING_FILE, PROCESS_DRAWING_FILE):
+        enqueue(session, task, object_type="drawing_file", object_id=drawing_file_id, drawing_file_id=drawing_file_id)
 
 
 def limit_memory(limit: int = ADDRESS_SPACE_LIMIT_BYTES) -> None:
