@@ -228,6 +228,17 @@ def check_content_type(value: str) -> str:
     return value
 
 
+def check_write(key: str | None, content_type: str, expected_sha256: str | None) -> str | None:
+    """Checks every backend makes before writing: a derived ``key`` (None for an original, whose key comes
+    from its content), a header-safe content type; returns the expected SHA-256 normalised, if one was given."""
+    if key is not None:
+        check_key(key)
+        if is_original(key):
+            raise OriginalImmutable(key)
+    check_content_type(content_type)
+    return normalise_sha256(expected_sha256) if expected_sha256 is not None else None
+
+
 def check_expiry(seconds: int) -> int:
     if not 1 <= seconds <= MAX_URL_SECONDS:
         raise ValueError(f"链接有效期须在 1 秒至 7 天之间 / URL lifetime must be 1 s to 7 days, got {seconds}")

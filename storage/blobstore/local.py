@@ -29,12 +29,11 @@ from storage.blobstore.base import (
     InvalidKey,
     OriginalImmutable,
     Readable,
-    check_content_type,
     check_expiry,
     check_key,
     check_prefix,
+    check_write,
     is_original,
-    normalise_sha256,
     original_key,
     sha256_of_original,
 )
@@ -75,17 +74,12 @@ class LocalBlobStore:
         expected_size: int | None = None,
         expected_sha256: str | None = None,
     ) -> BlobInfo:
-        check_key(key)
-        if is_original(key):
-            raise OriginalImmutable(key)
-        check_content_type(content_type)
-        expected = normalise_sha256(expected_sha256) if expected_sha256 is not None else None
+        expected = check_write(key, content_type, expected_sha256)
         written = self._write_temporary(stream, expected_size=expected_size, expected_sha256=expected)
         return self._install(key, written, content_type)
 
     def put_original(self, stream: Readable, *, content_type: str, expected_sha256: str | None = None) -> BlobInfo:
-        check_content_type(content_type)
-        expected = normalise_sha256(expected_sha256) if expected_sha256 is not None else None
+        expected = check_write(None, content_type, expected_sha256)
         written = self._write_temporary(stream, expected_size=None, expected_sha256=expected)
         key = original_key(written.sha256)
         try:

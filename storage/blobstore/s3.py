@@ -35,10 +35,10 @@ from storage.blobstore.base import (
     HashingReader,
     OriginalImmutable,
     Readable,
-    check_content_type,
     check_expiry,
     check_key,
     check_prefix,
+    check_write,
     content_disposition,
     is_original,
     normalise_sha256,
@@ -124,11 +124,7 @@ class S3BlobStore:
         expected_size: int | None = None,
         expected_sha256: str | None = None,
     ) -> BlobInfo:
-        check_key(key)
-        if is_original(key):
-            raise OriginalImmutable(key)
-        check_content_type(content_type)
-        expected = normalise_sha256(expected_sha256) if expected_sha256 is not None else None
+        expected = check_write(key, content_type, expected_sha256)
         self._ensure_bucket()
         reader = HashingReader(stream, expected_size=expected_size)
         with self._errors(key):
@@ -152,8 +148,7 @@ class S3BlobStore:
         return self._written(key, reader.size, digest, content_type, sent)
 
     def put_original(self, stream: Readable, *, content_type: str, expected_sha256: str | None = None) -> BlobInfo:
-        check_content_type(content_type)
-        expected = normalise_sha256(expected_sha256) if expected_sha256 is not None else None
+        expected = check_write(None, content_type, expected_sha256)
         self._ensure_bucket()
         reader = HashingReader(stream)
         with self._errors(None):
