@@ -8,8 +8,11 @@ import ezdxf
 import pymupdf
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.identity.accounts import check_new_user, create_organization, insert_user
+from app.identity.principal import Principal, principal_from_user
+from app.tracks import ensure_tracks
 from storage.blobstore import LocalBlobStore
-from storage.models import DrawingFile
+from storage.models import DrawingFile, OrgKind, Project, Role, Submission
 
 SHEETS = (("建施-01", "一层平面图"), ("建施-02", "二层平面图"))
 BODY_TEXT = "防火分区 消防车道"
@@ -73,3 +76,22 @@ def upload_original(
         session.add(drawing)
         session.flush()
         return drawing.id
+
+
+# A fixed hash: hashing a password is slow on purpose and not under test here.
+PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ"
+
+
+def designer_and_submission(session: Session, code: str) -> tuple[Principal, int]:
+    """A design institute with one designer, and a draft submission of a new project ``code``."""
+    ensure_tracks(session)
+    institute = create_organization(session, "联图测试设计院", OrgKind.DESIGN_INSTITUTE)
+    new = check_new_user(session, institute, "d.zhao", "d.zhao", [(Role.DESIGNER, None)])
+    designer = principal_from_user(insert_user(session, institute, new, PASSWORD_HASH))
+    project = Project(organization_id=institute.id, code=code, name="滨江小学")
+    session.add(project)
+    session.flush()
+    submission = Submission(project_id=project.id)
+    session.add(submission)
+    session.flush()
+    return designer, submission.id

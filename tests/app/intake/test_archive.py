@@ -11,18 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.drawings import add_original
-from app.identity.accounts import check_new_user, create_organization, insert_user
-from app.identity.principal import principal_from_user
 from app.intake.archive import EXPANDED, expand_archive, holds_archive
 from app.intake.pipeline import process_drawing_file
 from app.intake.tasks import PROCESS_DRAWING_FILE
 from app.tasks.jobs import VERIFY_DRAWING_FILE
-from app.tracks import ensure_tracks
 from storage.blobstore import LocalBlobStore
 from storage.db import transaction
-from storage.models import AuditEvent, DrawingFile, OrgKind, Project, Role, Sheet, Submission, TaskRun, TaskState
-from tests.app.intake.makers import layout_dxf, title_block_pdf, upload_original
-from tests.app.intake.test_worker import PASSWORD_HASH
+from storage.models import AuditEvent, DrawingFile, Sheet, TaskRun, TaskState
+from tests.app.intake.makers import designer_and_submission, layout_dxf, title_block_pdf, upload_original
 from tests.review.test_archives import GBK_NAME, RawEntry, raw_zip, stored
 from tests.support.workers import WorkerEnvironment, wait_for
 
@@ -198,17 +194,7 @@ def test_a_plain_drawing_is_not_an_archive(
 def test_an_uploaded_archive_is_expanded_by_the_worker(worker_environment: WorkerEnvironment) -> None:
     env = worker_environment
     with transaction(env.sessions) as session:
-        ensure_tracks(session)
-        institute = create_organization(session, "联图测试设计院", OrgKind.DESIGN_INSTITUTE)
-        new = check_new_user(session, institute, "d.wang", "d.wang", [(Role.DESIGNER, None)])
-        designer = principal_from_user(insert_user(session, institute, new, PASSWORD_HASH))
-        project = Project(organization_id=institute.id, code="JC-2026-0302", name="滨江中学")
-        session.add(project)
-        session.flush()
-        submission = Submission(project_id=project.id)
-        session.add(submission)
-        session.flush()
-        submission_id = submission.id
+        designer, submission_id = designer_and_submission(session, "JC-2026-0302")
         data = raw_zip(stored("建筑/建施-01.pdf", title_block_pdf((("建施-01", "一层平面图"),))))
         added = add_original(
             session,

@@ -26,19 +26,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.drawings import add_original
 from app.errors import Invalid
-from app.identity.accounts import check_new_user, create_organization, insert_user
-from app.identity.principal import Principal, principal_from_user
+from app.identity.principal import Principal
 from app.intake import steps_read
 from app.intake.pipeline import ProcessOutcome, process_drawing_file, render_sheet_revision
 from app.intake.steps_render import ViewOptions
-from app.tracks import ensure_tracks
 from review.drawing.dxf_reader import ReadOptions, read_dxf
 from storage.blobstore import LocalBlobStore
-from storage.models import DrawingFile, OrgKind, Project, Role, Sheet, SheetRevision, Submission
-from tests.app.intake.makers import layout_dxf, title_block_pdf
+from storage.models import DrawingFile, Sheet, SheetRevision
+from tests.app.intake.makers import designer_and_submission, layout_dxf, title_block_pdf
 from tests.conftest import ROOT, sample
 
-PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ"
 DEADLINE_S = 20.0
 FAST = ViewOptions(dpi=20, thumbnail_px=64)
 BROKEN_DXF = (
@@ -190,17 +187,7 @@ class Desk:
 @pytest.fixture
 def desk(session_factory: sessionmaker[Session], tmp_path: Path) -> Desk:
     with session_factory() as session, session.begin():
-        ensure_tracks(session)
-        institute = create_organization(session, "坏文件测试设计院", OrgKind.DESIGN_INSTITUTE)
-        new = check_new_user(session, institute, "d.zhao", "d.zhao", [(Role.DESIGNER, None)])
-        designer = principal_from_user(insert_user(session, institute, new, PASSWORD_HASH))
-        project = Project(organization_id=institute.id, code="JC-2026-0909", name="城东中学")
-        session.add(project)
-        session.flush()
-        submission = Submission(project_id=project.id)
-        session.add(submission)
-        session.flush()
-        submission_id = submission.id
+        designer, submission_id = designer_and_submission(session, "JC-2026-0909")
     desk = Desk(session_factory, LocalBlobStore(tmp_path / "objects"), designer, submission_id, title_block_pdf())
     good, _ = desk.upload(desk.good, "建施.pdf")
     assert len(desk.process(good).revision_ids) == 2

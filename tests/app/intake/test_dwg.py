@@ -19,21 +19,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.drawings import add_original
 from app.errors import Invalid
-from app.identity.accounts import check_new_user, create_organization, insert_user
-from app.identity.principal import Principal, principal_from_user
 from app.intake.dwg import OUTPUT_VERSION, DwgConverter, dxf_key
 from app.intake.pipeline import process_drawing_file, render_sheet_revision
 from app.intake.steps_render import ViewOptions
 from app.intake.tasks import dwg_converter
 from app.settings import SettingsError, load_settings
-from app.tracks import ensure_tracks
 from storage.blobstore import LocalBlobStore
 from storage.db import transaction
-from storage.models import DrawingFile, OrgKind, Project, Role, Sheet, SheetRevision, Submission
-from tests.app.intake.makers import layout_dxf
+from storage.models import DrawingFile, Sheet, SheetRevision
+from tests.app.intake.makers import designer_and_submission, layout_dxf
 from tests.support.workers import WorkerEnvironment, wait_for
 
-PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ"
 FAST = ViewOptions(dpi=50, thumbnail_px=128)
 # The leading bytes of an AutoCAD 2018 DWG; nothing past them is read by Liantu itself.
 DWG = b"AC1032\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8
@@ -99,24 +95,10 @@ def test_the_converter_setting_must_name_an_executable(tmp_path: Path, converts:
 # Upload -----------------------------------------------------------------------------------
 
 
-def _designer_and_submission(session: Session, code: str) -> tuple[Principal, int]:
-    ensure_tracks(session)
-    institute = create_organization(session, "联图测试设计院", OrgKind.DESIGN_INSTITUTE)
-    new = check_new_user(session, institute, "d.zhao", "d.zhao", [(Role.DESIGNER, None)])
-    designer = principal_from_user(insert_user(session, institute, new, PASSWORD_HASH))
-    project = Project(organization_id=institute.id, code=code, name="滨江小学")
-    session.add(project)
-    session.flush()
-    submission = Submission(project_id=project.id)
-    session.add(submission)
-    session.flush()
-    return designer, submission.id
-
-
 def test_a_dwg_is_refused_without_a_converter_and_kept_as_uploaded_with_one(
     session: Session, store: LocalBlobStore
 ) -> None:
-    designer, submission_id = _designer_and_submission(session, "JC-2026-0501")
+    designer, submission_id = designer_and_submission(session, "JC-2026-0501")
     with pytest.raises(Invalid) as refused:
         add_original(session, store, designer, submission_id, io.BytesIO(DWG), file_name="总图.dwg", max_bytes=10**6)
     assert "DXF" in refused.value.zh
@@ -139,7 +121,7 @@ def test_a_dwg_is_refused_without_a_converter_and_kept_as_uploaded_with_one(
 @pytest.fixture
 def submission_id(session_factory: sessionmaker[Session]) -> int:
     with session_factory() as session, session.begin():
-        return _designer_and_submission(session, "JC-2026-0502")[1]
+        return designer_and_submission(session, "JC-2026-0502")[1]
 
 
 def _stored_dwg(sessions: sessionmaker[Session], store: LocalBlobStore, submission_id: int) -> int:
@@ -252,7 +234,7 @@ def test_an_uploaded_dwg_is_converted_by_the_worker(worker_environment: WorkerEn
     env = worker_environment
     env.environ["LIANTU_ODA_CONVERTER"] = str(converts)
     with transaction(env.sessions) as session:
-        designer, submission_id = _designer_and_submission(session, "JC-2026-0503")
+        designer, submission_id = designer_and_submission(session, "JC-2026-0503")
         add_original(
             session,
             env.platform.store,

@@ -7,33 +7,17 @@ import io
 from sqlalchemy import select
 
 from app.drawings import add_original
-from app.identity.accounts import check_new_user, create_organization, insert_user
-from app.identity.principal import principal_from_user
 from app.intake.tasks import PROCESS_DRAWING_FILE, RENDER_SHEET_REVISION
-from app.tracks import ensure_tracks
 from storage.db import transaction
-from storage.models import OrgKind, Project, Role, Sheet, SheetRevision, Submission, TaskRun, TaskState
-from tests.app.intake.makers import title_block_pdf
+from storage.models import Sheet, SheetRevision, TaskRun, TaskState
+from tests.app.intake.makers import designer_and_submission, title_block_pdf
 from tests.support.workers import WorkerEnvironment, wait_for
-
-# A fixed hash: hashing a password is slow on purpose and not under test here.
-PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ"
 
 
 def test_an_uploaded_pdf_becomes_ready_sheets(worker_environment: WorkerEnvironment) -> None:
     env = worker_environment
     with transaction(env.sessions) as session:
-        ensure_tracks(session)
-        institute = create_organization(session, "联图测试设计院", OrgKind.DESIGN_INSTITUTE)
-        new = check_new_user(session, institute, "d.li", "d.li", [(Role.DESIGNER, None)])
-        designer = principal_from_user(insert_user(session, institute, new, PASSWORD_HASH))
-        project = Project(organization_id=institute.id, code="JC-2026-0201", name="滨江小学")
-        session.add(project)
-        session.flush()
-        submission = Submission(project_id=project.id)
-        session.add(submission)
-        session.flush()
-        submission_id = submission.id
+        designer, submission_id = designer_and_submission(session, "JC-2026-0201")
         added = add_original(
             session,
             env.platform.store,
