@@ -333,6 +333,9 @@ class SheetRevision(Base):
     """Problems found while reading, rendering or identifying this sheet, with codes."""
     status: Mapped[str] = mapped_column(String(40), default="pending")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    units_per_point: Mapped[float | None] = mapped_column(Float)
+    """Drawing units (usually mm) per sheet point, for the measuring tool; None when not known."""
+    units: Mapped[str] = mapped_column(String(10), default="")
 
     sheet: Mapped[Sheet] = relationship(back_populates="revisions")
 
@@ -362,6 +365,11 @@ class TrackReview(Base):
     due_at: Mapped[dt.datetime | None]
     concluded_at: Mapped[dt.datetime | None]
     concluded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[dt.datetime | None]
+    """When the review clock of this track and round started."""
+    comments_issued_at: Mapped[dt.datetime | None]
+    """When the track issued its comments of this round to the designer."""
+    conclusion_note: Mapped[str] = mapped_column(Text, default="")
 
     round: Mapped[Round] = relationship(back_populates="track_reviews")
     reviewers: Mapped[list[TrackReviewer]] = relationship(cascade="all, delete-orphan")
@@ -459,3 +467,372 @@ class UploadChunk(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     object_key: Mapped[str] = mapped_column(String(300))
+
+
+# --- Online review (联合图审): markups, comments, letters, revision compare -------------------------------
+
+
+class Markup(Base):
+    """A shape drawn on a sheet revision (审查批注); ``version`` is its ETag."""
+
+    __tablename__ = "markups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sheet_revision_id: Mapped[int] = mapped_column(ForeignKey("sheet_revisions.id"), index=True)
+    track_code: Mapped[str] = mapped_column(ForeignKey("tracks.code"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    shape: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The markup value (points, text, box, colour, stroke, opacity, cloud arc) in sheet coordinates."""
+    carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("markups.id"))
+    """The markup of the previous round this one was carried over from."""
+    region_changed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Carried over onto a region the revision changed (区域已修改)."""
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[dt.datetime | None]
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Comment(Base):
+    """A review comment (审查意见) of one track in one round, on a sheet or on the whole submission."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_round_track", "round_id", "track_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    track_code: Mapped[str] = mapped_column(ForeignKey("tracks.code"))
+    sheet_id: Mapped[int | None] = mapped_column(ForeignKey("sheets.id"), index=True)
+    sheet_revision_id: Mapped[int | None] = mapped_column(ForeignKey("sheet_revisions.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    severity: Mapped[str] = mapped_column(String(20))
+    """mandatory (强制性条文), general (一般) or suggestion (建议)."""
+    text: Mapped[str] = mapped_column(Text)
+    clause_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    issued_at: Mapped[dt.datetime | None]
+    """When the track issued it to the designer; designers see only issued comments."""
+    carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    entries: Mapped[list[CommentEntry]] = relationship(
+        cascade="all, delete-orphan", order_by="CommentEntry.id", back_populates="comment"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class CommentEntry(Base):
+    """One step of a comment's thread (意见往来): an answer, reply, resolution, reopening or withdrawal."""
+
+    __tablename__ = "comment_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachment_key: Mapped[str | None] = mapped_column(String(300))
+    attachment_name: Mapped[str | None] = mapped_column(String(255))
+    attachment_sha256: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    comment: Mapped[Comment] = relationship(back_populates="entries")
+
+
+class CommentTemplate(Base):
+    """A reviewer's frequent comment text (常用意见库)."""
+
+    __tablename__ = "comment_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    track_code: Mapped[str | None] = mapped_column(ForeignKey("tracks.code"))
+    severity: Mapped[str] = mapped_column(String(20), default="general")
+    text: Mapped[str] = mapped_column(Text)
+    clause_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    use_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OpinionLetter(Base):
+    """An opinion letter (审查意见书) issued for a round: one per track, and one combining all (track NULL)."""
+
+    __tablename__ = "opinion_letters"
+    __table_args__ = (UniqueConstraint("round_id", "track_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    track_code: Mapped[str | None] = mapped_column(ForeignKey("tracks.code"))
+    object_key: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class RevisionComparison(Base):
+    """What changed between a sheet's revision and the one before it."""
+
+    __tablename__ = "revision_comparisons"
+
+    sheet_revision_id: Mapped[int] = mapped_column(
+        ForeignKey("sheet_revisions.id", ondelete="CASCADE"), primary_key=True
+    )
+    previous_revision_id: Mapped[int] = mapped_column(ForeignKey("sheet_revisions.id"))
+    matched_by: Mapped[str] = mapped_column(String(20), default="number")
+    """number (same normalised sheet number), content (similar drawing) or clerk."""
+    method: Mapped[str] = mapped_column(String(20), default="")
+    """entities (DXF entity diff) or raster (PDF page diff)."""
+    regions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """Changed rectangles in sheet coordinates of the new revision, with what changed."""
+    overlay_key: Mapped[str | None] = mapped_column(String(300))
+    computed_at: Mapped[dt.datetime | None]
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+# --- Electronic seals (电子签章), the result, permits ---------------------------------------------------------
+
+
+class SigningIdentity(Base):
+    """An organisation's signing certificate and where its key is held."""
+
+    __tablename__ = "signing_identities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    """pkcs12 (encrypted at rest with the key from settings) or pkcs11 (token)."""
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    fingerprint_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    not_before: Mapped[dt.datetime | None]
+    not_after: Mapped[dt.datetime | None]
+    pkcs12_sealed: Mapped[str | None] = mapped_column(Text)
+    """The PKCS#12 file and its password, encrypted with the settings key (base64)."""
+    token_label: Mapped[str | None] = mapped_column(String(120))
+    key_label: Mapped[str | None] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SealImage(Base):
+    """An organisation's seal appearance: an uploaded PNG or the generated red round seal."""
+
+    __tablename__ = "seal_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(80), default="施工图审查专用章")
+    object_key: Mapped[str] = mapped_column(String(300))
+    generated: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReviewResult(Base):
+    """The one result PDF (施工图联合审查合格书) of a submission, as it grows signature by signature."""
+
+    __tablename__ = "review_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="signing")
+    """signing (fields waiting), sealed (every signature and the document timestamp), failed."""
+    object_key: Mapped[str] = mapped_column(String(300))
+    """The newest revision of the file; earlier ones are kept under their own keys."""
+    sha256: Mapped[str] = mapped_column(String(64))
+    signing_order: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Organisation department codes (or ids) in the order they sign."""
+    manifest: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """Every approved sheet with the SHA-256 of its original and of its sheet PDF."""
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sealed_at: Mapped[dt.datetime | None]
+
+    signatures: Mapped[list[ResultSignature]] = relationship(order_by="ResultSignature.position")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ResultSignature(Base):
+    """One signature field of the result and who filled it."""
+
+    __tablename__ = "result_signatures"
+    __table_args__ = (UniqueConstraint("result_id", "position"), UniqueConstraint("result_id", "field_name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("review_results.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    field_name: Mapped[str] = mapped_column(String(80))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    signer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[dt.datetime | None]
+    timestamp_at: Mapped[dt.datetime | None]
+    object_key: Mapped[str | None] = mapped_column(String(300))
+    """The file as it stood right after this signature."""
+    sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class Verification(Base):
+    """A verification of a result or permit file, by the bureau or on the public page."""
+
+    __tablename__ = "verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("review_results.id"))
+    verdict: Mapped[str] = mapped_column(String(20))
+    """valid, invalid or unknown."""
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Permit(Base):
+    """A construction permit (施工许可证) issued on a verified result."""
+
+    __tablename__ = "permits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("review_results.id"))
+    verification_id: Mapped[int] = mapped_column(ForeignKey("verifications.id"))
+    object_key: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class Licence(Base):
+    """An entry of the e-licence library (电子证照库), searchable by project code."""
+
+    __tablename__ = "licences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    """construction_permit, review_result…"""
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    project_code: Mapped[str] = mapped_column(String(64), index=True)
+    project_name: Mapped[str] = mapped_column(String(200))
+    holder: Mapped[str] = mapped_column(String(200))
+    permit_id: Mapped[int | None] = mapped_column(ForeignKey("permits.id"))
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("review_results.id"))
+    object_key: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+# --- Supervision (电子监察): clock pauses, fees, notifications ----------------------------------------------
+
+
+class ClockPause(Base):
+    """A span in which the review clock of a submission stands still (the designer holds it)."""
+
+    __tablename__ = "clock_pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
+    reason: Mapped[str] = mapped_column(String(40))
+    """revising (修改中), returned (退回补正), unpaid (待缴费)…"""
+
+
+class FeeInvoice(Base):
+    """The review fee invoice of a submission, amounts in fen."""
+
+    __tablename__ = "fee_invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(20), default="unpaid")
+    """unpaid, paid, deferred (缓缴, recorded by the clerk) or cancelled."""
+    paid_at: Mapped[dt.datetime | None]
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    payment_method: Mapped[str | None] = mapped_column(String(20))
+    """gateway or bank_transfer."""
+    transaction_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deferred_reason: Mapped[str | None] = mapped_column(Text)
+    receipt_key: Mapped[str | None] = mapped_column(String(300))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class PaymentEvent(Base):
+    """Every payment callback or confirmation received, accepted or not."""
+
+    __tablename__ = "payment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("fee_invoices.id"), index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    """gateway or bank_transfer."""
+    transaction_id: Mapped[str] = mapped_column(String(80), default="")
+    amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    decision: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PaymentNonce(Base):
+    """Nonces of accepted payment callbacks, kept until they expire so that replays are refused."""
+
+    __tablename__ = "payment_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(80), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class Notification(Base):
+    """A message in a user's inbox (消息); ``dedupe_key`` keeps reminders from being sent twice."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject_zh: Mapped[str] = mapped_column(String(200))
+    subject_en: Mapped[str] = mapped_column(String(200))
+    body_zh: Mapped[str] = mapped_column(Text, default="")
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(300), default="")
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None]
+
+
+class OutboxMail(Base):
+    """An e-mail waiting to be sent, sent, or bounced (发件箱)."""
+
+    __tablename__ = "outbox_mails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    """queued, sent, bounced or failed."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
