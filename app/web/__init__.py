@@ -7,7 +7,10 @@ or bearer token) → CSRF check → routes. Exceptions raised by handlers are an
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -16,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from app.web import api, health, intake_desk, pages, projects, search, sheets
+from app.web import api, health, pages
 from app.web.auth import AuthenticationMiddleware
 from app.web.csrf import CSRFMiddleware
 from app.web.errors import MAPPED, handle
@@ -30,17 +33,24 @@ STATIC_DIR = Path(__file__).with_name("static")
 VENDOR_DIR = Path(__file__).resolve().parents[1] / "static" / "vendor"
 
 
+def page_modules() -> list[ModuleType]:
+    """Every module of the web package that declares ``routes`` (pages), in name order."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda item: item.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if module not in (health, pages, api) and isinstance(getattr(module, "routes", None), list):
+            found.append(module)
+    return found
+
+
 def create_app(platform: Platform) -> Starlette:
     """The ASGI application for ``platform``."""
     settings = platform.settings
     routes: list[BaseRoute] = [
         *health.routes,
         *pages.routes,
-        *projects.routes,
-        *sheets.routes,
-        *search.routes,
-        *intake_desk.routes,
-        *api.routes,
+        *(route for module in page_modules() for route in module.routes),
+        api.mount(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         # Filled from npm by ``make``; absent in a bare checkout, which only loses the drawing viewer.
         Mount("/vendor", app=StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor"),

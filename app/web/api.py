@@ -6,7 +6,9 @@ summary (first line) and description (the rest); path parameters come from the r
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +19,6 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from app import errors
 from app.policy import visible_projects
-from app.web import search, uploads
 from app.web.auth import principal
 from app.web.rendering import platform_of
 from storage.models import Project
@@ -98,7 +99,7 @@ def get_project(request: Request) -> Response:
 
 def openapi(request: Request) -> Response:
     """接口文档 / This OpenAPI document."""
-    return JSONResponse(openapi_document(api_routes))
+    return JSONResponse(openapi_document(all_api_routes()))
 
 
 def _schema_type(convertor: object) -> str:
@@ -172,8 +173,22 @@ api_routes: list[BaseRoute] = [
     Route("/projects", list_projects, methods=["GET"], name="api_projects"),
     Route("/projects/{project_id:int}", get_project, methods=["GET"], name="api_project"),
     Route("/openapi.json", openapi, methods=["GET"], name="api_openapi"),
-    *uploads.api_routes,
-    *search.api_routes,
 ]
 
-routes = [Mount(API_PREFIX, routes=api_routes)]
+
+def all_api_routes() -> list[BaseRoute]:
+    """These routes, then the ``api_routes`` of every other module of the web package, in name order."""
+    import app.web as package
+
+    found = list(api_routes)
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda item: item.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        extra = getattr(module, "api_routes", None)
+        if module.__name__ != __name__ and isinstance(extra, list):
+            found.extend(extra)
+    return found
+
+
+def mount() -> Mount:
+    """Every API route under ``/api/v1``."""
+    return Mount(API_PREFIX, routes=all_api_routes())

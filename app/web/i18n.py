@@ -1,4 +1,7 @@
-"""Interface language: message catalogues (JSON, one per locale) and the choice of locale.
+"""Interface language: message catalogues (JSON, per locale) and the choice of locale.
+
+A locale's catalogue is ``locales/<locale>.json`` merged with ``locales/<area>/<locale>.json`` of every
+area of the interface (review, signing, supervision…); a key defined twice is an error.
 
 zh-CN is the default; English is the second language. A key missing from a catalogue is a bug
 caught by ``tests/app/web/test_i18n.py``; at run time it falls back to the other catalogue and
@@ -19,8 +22,19 @@ LOCALE_DIR = Path(__file__).with_name("locales")
 @lru_cache(maxsize=len(LOCALES))
 def catalogue(locale: str) -> dict[str, str]:
     """The messages of one locale, key → text."""
-    data: dict[str, str] = json.loads((LOCALE_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+    data: dict[str, str] = {}
+    for path in catalogue_files(locale):
+        part: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        twice = sorted(data.keys() & part.keys())
+        if twice:
+            raise ValueError(f"{path}: keys already defined in another catalogue: {', '.join(twice[:5])}")
+        data.update(part)
     return data
+
+
+def catalogue_files(locale: str) -> list[Path]:
+    """The files making up one locale's catalogue: the main one, then one per area."""
+    return [LOCALE_DIR / f"{locale}.json", *sorted(LOCALE_DIR.glob(f"*/{locale}.json"))]
 
 
 def normalise(locale: str | None) -> str | None:

@@ -1,0 +1,113 @@
+"""Notifications (消息通知): what waits on whom, in the in-app inbox and by e-mail.
+
+Every part of Liantu that changes what a person must do calls :func:`notify` in the same transaction as
+the change, so that a message exists exactly when the change does. A message with a ``dedupe_key`` is
+written at most once (reminders sent by a periodic job, retried jobs); a second call returns ``None``.
+
+A user with an e-mail address also gets an :class:`~storage.models.OutboxMail` row, which the mail job
+sends after the transaction commits; a bounce or failure is kept on that row and never loses the inbox
+message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Notification, OutboxMail, User
+
+
+class NotificationKind(StrEnum):
+    """Why a message was sent; the inbox groups and the outbox subjects follow these."""
+
+    SUBMISSION_RETURNED = "submission_returned"  # 退回补正
+    SUBMISSION_ACCEPTED = "submission_accepted"  # 已受理
+    COMMENTS_ISSUED = "comments_issued"  # 审查意见已发出
+    ANSWERS_RECEIVED = "answers_received"  # 设计答复已收到
+    DEADLINE_NEAR = "deadline_near"  # 即将到期
+    DEADLINE_PASSED = "deadline_passed"  # 已超期
+    RESULT_READY_TO_SIGN = "result_ready_to_sign"  # 合格书待签章
+    PERMIT_ISSUED = "permit_issued"  # 施工许可证已核发
+    FEE_DUE = "fee_due"  # 待缴审查费
+    FEE_PAID = "fee_paid"  # 审查费已缴
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to tell, in both languages."""
+
+    kind: NotificationKind
+    subject_zh: str
+    subject_en: str
+    body_zh: str = ""
+    body_en: str = ""
+    link: str = ""
+    """A path inside Liantu (``/projects/3/submissions/7``), never an outside address."""
+    submission_id: int | None = None
+
+
+def notify(
+    session: Session, users: Iterable[int], message: Message, *, dedupe_key: str | None = None
+) -> list[Notification]:
+    """Put ``message`` in each user's inbox (and outbox, if they have an e-mail address).
+
+    ``dedupe_key`` is suffixed with the user id; a user who already has that key gets nothing new.
+    Deleted and inactive users are skipped. Returns the notifications written.
+    """
+    if message.link and not message.link.startswith("/"):
+        raise ValueError("a notification links inside Liantu only")
+    written: list[Notification] = []
+    ids = sorted(set(users))
+    if not ids:
+        return written
+    people = session.scalars(
+        select(User).where(User.id.in_(ids), User.deleted_at.is_(None), User.is_active.is_(True))
+    ).all()
+    for user in sorted(people, key=lambda u: u.id):
+        key = f"{dedupe_key}:{user.id}" if dedupe_key else None
+        if key and session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
+            continue
+        note = Notification(
+            user_id=user.id,
+            kind=message.kind.value,
+            subject_zh=message.subject_zh[:200],
+            subject_en=message.subject_en[:200],
+            body_zh=message.body_zh,
+            body_en=message.body_en,
+            link=message.link,
+            submission_id=message.submission_id,
+            dedupe_key=key,
+        )
+        session.add(note)
+        session.flush()
+        if user.email:
+            session.add(
+                OutboxMail(
+                    notification_id=note.id,
+                    to_address=user.email,
+                    subject=_mail_subject(message, user.locale),
+                    body=_mail_body(message, user.locale),
+                )
+            )
+        written.append(note)
+    session.flush()
+    return written
+
+
+def _mail_subject(message: Message, locale: str | None) -> str:
+    first, second = (
+        (message.subject_en, message.subject_zh) if locale == "en" else (message.subject_zh, message.subject_en)
+    )
+    return f"[联图 Liantu] {first} / {second}"[:300]
+
+
+def _mail_body(message: Message, locale: str | None) -> str:
+    parts = [message.body_en, message.body_zh] if locale == "en" else [message.body_zh, message.body_en]
+    text = "\n\n".join(part for part in parts if part)
+    if message.link:
+        text += f"\n\n{message.link}"
+    return text.strip()
