@@ -14,6 +14,7 @@ No result backend: what a page shows about a task is its :class:`~storage.models
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -30,6 +31,15 @@ VISIBILITY_MARGIN_SECONDS = 300
 """Redis: a message unacknowledged this long past the hard time limit belongs to a dead worker."""
 
 TASK_MODULES = ("app.tasks.jobs", "app.intake.tasks")
+"""Modules of jobs named here; :func:`task_modules` adds every ``app/<package>/tasks.py``."""
+
+APP_DIR = Path(__file__).resolve().parents[1]
+
+
+def task_modules() -> tuple[str, ...]:
+    """The modules whose jobs the worker registers: the named ones, then each package's ``tasks`` module."""
+    found = [f"app.{path.parent.name}.tasks" for path in sorted(APP_DIR.glob("*/tasks.py"))]
+    return tuple(dict.fromkeys([*TASK_MODULES, *found]))
 
 
 def soft_time_limit(hard_seconds: int) -> int:
@@ -45,7 +55,7 @@ def default_visibility_timeout(settings: Settings) -> int:
 
 def build_celery(settings: Settings, *, broker_options: dict[str, Any] | None = None) -> Celery:
     """A Celery app for ``settings``; ``broker_options`` are extra Redis transport options."""
-    app = Celery("liantu", broker=settings.effective_broker_url, include=list(TASK_MODULES), set_as_current=False)
+    app = Celery("liantu", broker=settings.effective_broker_url, include=list(task_modules()), set_as_current=False)
     hard = settings.task_time_limit_seconds
     app.conf.update(
         task_serializer="json",
