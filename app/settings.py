@@ -127,6 +127,27 @@ class Settings(BaseSettings):
     dwg_timeout_seconds: Annotated[int, Field(gt=0)] = 300
     """Longest one DWG conversion may run before the file is rejected, in seconds."""
 
+    smtp_host: str = ""
+    """SMTP server for e-mail notifications. Empty: mails are kept in the outbox (development) and not sent."""
+
+    smtp_port: Annotated[int, Field(gt=0, lt=65536)] = 587
+    """Port of the SMTP server."""
+
+    smtp_username: str = ""
+    """SMTP login; empty for a server that needs none."""
+
+    smtp_password: str = ""
+    """SMTP password."""
+
+    smtp_starttls: bool = True
+    """Upgrade the SMTP connection with STARTTLS before logging in."""
+
+    smtp_sender: str = "liantu@localhost"
+    """The From address of notification mails."""
+
+    smtp_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    """Longest wait for the SMTP server, in seconds; a slow server is retried later."""
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

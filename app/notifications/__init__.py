@@ -4,9 +4,9 @@ Every part of Liantu that changes what a person must do calls :func:`notify` in 
 the change, so that a message exists exactly when the change does. A message with a ``dedupe_key`` is
 written at most once (reminders sent by a periodic job, retried jobs); a second call returns ``None``.
 
-A user with an e-mail address also gets an :class:`~storage.models.OutboxMail` row, which the mail job
-sends after the transaction commits; a bounce or failure is kept on that row and never loses the inbox
-message.
+A user with an e-mail address also gets an :class:`~storage.models.OutboxMail` row, and a job that sends it
+is queued for after the commit (:mod:`app.notifications.tasks`); a bounce or failure is kept on that row and
+never loses the inbox message.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.tasks.dispatch import enqueue
 from storage.models import Notification, OutboxMail, User
+
+SEND_MAIL = "notification.send_mail"
 
 
 class NotificationKind(StrEnum):
@@ -34,6 +37,7 @@ class NotificationKind(StrEnum):
     PERMIT_ISSUED = "permit_issued"  # 施工许可证已核发
     FEE_DUE = "fee_due"  # 待缴审查费
     FEE_PAID = "fee_paid"  # 审查费已缴
+    MAIL_BOUNCED = "mail_bounced"  # 邮件退信
 
 
 @dataclass(frozen=True)
@@ -84,15 +88,16 @@ def notify(
         )
         session.add(note)
         session.flush()
-        if user.email:
-            session.add(
-                OutboxMail(
-                    notification_id=note.id,
-                    to_address=user.email,
-                    subject=_mail_subject(message, user.locale),
-                    body=_mail_body(message, user.locale),
-                )
+        if user.email and message.kind is not NotificationKind.MAIL_BOUNCED:
+            mail = OutboxMail(
+                notification_id=note.id,
+                to_address=user.email,
+                subject=_mail_subject(message, user.locale),
+                body=_mail_body(message, user.locale),
             )
+            session.add(mail)
+            session.flush()
+            enqueue(session, SEND_MAIL, object_type="outbox_mail", object_id=mail.id, outbox_mail_id=mail.id)
         written.append(note)
     session.flush()
     return written
