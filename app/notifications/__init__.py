@@ -11,11 +11,12 @@ never loses the inbox message.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.tasks.dispatch import enqueue
@@ -116,3 +117,29 @@ def _mail_body(message: Message, locale: str | None) -> str:
     if message.link:
         text += f"\n\n{message.link}"
     return text.strip()
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    """How many of the user's messages are not read yet (the badge in the top bar)."""
+    query = select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    return int(session.scalar(query) or 0)
+
+
+def inbox(session: Session, user_id: int, *, unread_only: bool = False, limit: int = 100) -> list[Notification]:
+    """The user's messages, newest first."""
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def mark_read(session: Session, user_id: int, notification_id: int | None = None) -> int:
+    """Mark one message (or all when ``notification_id`` is None) read; returns how many changed.
+
+    Another user's message is not found rather than refused, so that ids reveal nothing.
+    """
+    query = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        query = query.where(Notification.id == notification_id)
+    result = session.execute(query.values(read_at=dt.datetime.now(dt.UTC)).execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]

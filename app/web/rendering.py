@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
+from app import notifications
 from app.web import csrf
 from app.web.i18n import LOCALES, Translator, from_accept_language, normalise, other_locale
 
@@ -97,9 +99,23 @@ def context(conn: HTTPConnection, **values: Any) -> dict[str, Any]:
         "current_path": conn.url.path + (f"?{conn.url.query}" if conn.url.query else ""),
         "track_label": _track_labeller(locale, values.get("track_names")),
         "when": when,
+        "unread_count": lambda: _unread_count(conn),
     }
     base.update(values)
     return base
+
+
+def _unread_count(conn: HTTPConnection) -> int:
+    """The signed-in user's unread messages, for the badge in the top bar (0 when it cannot be read)."""
+    who = conn.scope.get("principal")
+    if who is None:
+        return 0
+    try:
+        with platform_of(conn).sessions() as db:
+            return notifications.unread_count(db, who.user_id)
+    except SQLAlchemyError:
+        log.exception("unread count could not be read")
+        return 0
 
 
 def render(conn: HTTPConnection, name: str, status_code: int = 200, **values: Any) -> Response:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from app.notifications import NotificationKind
+from app.notifications.mail import MailState
 from app.web import i18n
 from app.web.errors import TITLED_STATUSES
 from storage.models import OrgKind, Role, SubmissionState, TrackReviewState
@@ -20,6 +22,8 @@ DYNAMIC_PREFIXES = (
     ("state.", SubmissionState),
     ("review_state.", TrackReviewState),
     ("org_kind.", OrgKind),
+    ("notify.", NotificationKind),
+    ("outbox.state.", MailState),
 )
 
 
