@@ -25,7 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -40,10 +42,26 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp written in UTC whatever zone it comes in.
+
+    SQLite keeps no zone: it stores the wall-clock digits it is given. Converting on the way in makes a
+    value written as Beijing time read back as the same instant on both databases.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(dt.UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
-        dt.datetime: DateTime(timezone=True),
+        dt.datetime: UtcDateTime(),
         dict[str, Any]: JSON,
     }
 

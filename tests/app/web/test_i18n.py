@@ -9,8 +9,10 @@ import pytest
 
 from app.notifications import NotificationKind
 from app.notifications.mail import MailState
+from app.progress import FeeState, Party, Task
 from app.web import i18n
 from app.web.errors import TITLED_STATUSES
+from review.workflow import Event
 from storage.models import OrgKind, Role, SubmissionState, TrackReviewState
 
 WEB = Path(i18n.__file__).parent
@@ -24,6 +26,10 @@ DYNAMIC_PREFIXES = (
     ("org_kind.", OrgKind),
     ("notify.", NotificationKind),
     ("outbox.state.", MailState),
+    ("progress.party.", Party),
+    ("progress.task.", Task),
+    ("progress.fee.", FeeState),
+    ("progress.event.", Event),
 )
 
 
