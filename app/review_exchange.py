@@ -395,7 +395,7 @@ class CommentFilter:
 def comment_lines(
     db: Session, who: Principal, submission_id: int, only: CommentFilter = CommentFilter()
 ) -> tuple[Submission, list[CommentLine]]:
-    """The comments of the submission ``who`` reads, by round, track, sheet number and id."""
+    """The comments of the submission ``who`` reads: by round, track, whole-submission ones first, sheet number, id."""
     submission, everything = _visible_submission(db, who, submission_id)
     conditions: list[ColumnElement[bool]] = [Comment.submission_id == submission.id]
     if not everything:
@@ -417,7 +417,7 @@ def comment_lines(
         .join(User, User.id == Comment.author_id)
         .outerjoin(Sheet, Sheet.id == Comment.sheet_id)
         .where(*conditions)
-        .order_by(Round.number, Track.sort_order, Sheet.number, Comment.id)
+        .order_by(Round.number, Track.sort_order, Comment.sheet_id.is_not(None), Sheet.number, Comment.id)
     ).all()
     authors = _names(db, {e.author_id for c, *_ in rows for e in c.entries})
     lines = []

@@ -212,7 +212,8 @@ def _blob(request: Request, key: str | None, media_type: str) -> Response:
         raise NotFound("该图纸尚未生成", "this sheet has not been rendered yet")
     etag = _etag(key)
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    if etag in [tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     try:
         with platform_of(request).store.open(key) as stream:
