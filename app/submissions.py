@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit, policy
+from app.announcements import announce
 from app.errors import Conflict, Forbidden, Invalid, LiantuError, NotFound
 from app.identity.principal import Principal
 from app.policy import Action
@@ -229,6 +230,7 @@ def apply(
         if _outdated_sqlite_snapshot(exc):
             raise _stale() from exc
         raise
+    announce(session, submission, event, step)
     # Last, so that the audit head stays locked only briefly before the caller commits.
     audit.record(
         session,
