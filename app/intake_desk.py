@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from app import audit, policy, submissions
+from app import audit, deadlines, fees, policy, submissions
 from app.errors import Conflict, Invalid, NotFound
 from app.identity.principal import Principal
 from app.intake.steps_record import FILE_SETTLED, NUMBER_LENGTH, sheet_key
@@ -454,7 +454,9 @@ def accept(
         commitment=text,
         expected_version=expected_version,
     )
-    return open_round(session, case.submission, routed_tracks(session, submission_id, case.tracks))
+    opened = open_round(session, case.submission, routed_tracks(session, submission_id, case.tracks))
+    fees.issue_invoice(session, submission_id)
+    return opened
 
 
 def routed_tracks(session: Session, submission_id: int, enabled: Iterable[str]) -> tuple[str, ...]:
@@ -503,6 +505,9 @@ def return_submission(
 
 
 def start_review(session: Session, actor: Principal, submission_id: int, *, expected_version: int | None) -> Submission:
-    """开始审查: the accepted submission goes to the reviewers."""
+    """开始审查: the accepted submission goes to the reviewers, once the fee is paid or deferred; their clocks start."""
     _submission(session, actor, submission_id)
-    return submissions.start_review(session, actor, submission_id, expected_version=expected_version)
+    fees.check_review_may_start(session, submission_id)
+    submission = submissions.start_review(session, actor, submission_id, expected_version=expected_version)
+    deadlines.start_clock(session, submission_id)
+    return submission

@@ -7,6 +7,7 @@ a message that names the setting, in Chinese and English. Nothing else in Liantu
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from enum import StrEnum
@@ -148,6 +149,21 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     """Longest wait for the SMTP server, in seconds; a slow server is retried later."""
 
+    time_limits_file: Path | None = None
+    """JSON file of the time limits per track (审查时限). Empty: the shipped ``app/deadlines/time_limits.json``."""
+
+    calendar_allow_provisional: bool = False
+    """Compute deadlines in a year whose holiday data is provisional (statutory days, no official notice yet)."""
+
+    reminder_interval_seconds: Annotated[int, Field(ge=0)] = 3600
+    """How often a worker looks for due-soon and overdue reviews to remind; 0: never (use ``liantu remind``)."""
+
+    fee_schedule_file: Path | None = None
+    """JSON fee schedule (收费标准) approved for this bureau. Empty: the shipped example, marked as such on invoices."""
+
+    payment_secret: str = ""
+    """Key (32+ characters) shared with the payment gateway to sign callbacks. Empty: derived from the secret key."""
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -164,7 +180,7 @@ class Settings(BaseSettings):
             raise ValueError("use 'embedded', redis://… or amqp://… / 请使用 embedded、redis:// 或 amqp://")
         return value
 
-    @field_validator("oda_converter", mode="before")
+    @field_validator("oda_converter", "time_limits_file", "fee_schedule_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -178,6 +194,22 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("time_limits_file")
+    @classmethod
+    def _complete_time_limits(cls, value: Path | None) -> Path | None:
+        from app.deadlines.config import check_time_limits_file
+
+        check_time_limits_file(value)
+        return value
+
+    @field_validator("fee_schedule_file")
+    @classmethod
+    def _valid_fee_schedule(cls, value: Path | None) -> Path | None:
+        from app.fees.config import check_fee_schedule_file
+
+        check_fee_schedule_file(value)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.store is StoreKind.S3 and not (self.s3_endpoint and self.s3_access_key and self.s3_secret_key):
@@ -187,6 +219,11 @@ class Settings(BaseSettings):
             )
         if self.mode is Mode.PRODUCTION and len(self.secret_key) < 32:
             raise ValueError("LIANTU_SECRET_KEY must be set (32+ characters) in production / 生产模式必须设置密钥")
+        if self.payment_secret and len(self.payment_secret) < 32:
+            raise ValueError("LIANTU_PAYMENT_SECRET must have 32+ characters / 支付回调密钥至少 32 个字符")
+        from app.deadlines.config import check_calendar
+
+        check_calendar(allow_provisional=self.calendar_allow_provisional)
         return self
 
     # Derived values -------------------------------------------------------------------
@@ -222,6 +259,13 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.mode is Mode.PRODUCTION
+
+    @property
+    def effective_payment_secret(self) -> bytes:
+        """The callback key; when not set, derived from the secret key (known to the fake gateway only)."""
+        if self.payment_secret:
+            return self.payment_secret.encode("utf-8")
+        return hmac.new(self.effective_secret_key.encode("utf-8"), b"liantu payment callbacks", "sha256").digest()
 
 
 def _development_secret(data_dir: Path) -> str:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import intake_desk, submissions
+from app import fees, intake_desk, submissions
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.identity.principal import Principal
 from app.tracks import ensure_tracks
@@ -276,6 +276,7 @@ def test_accept_opens_the_round_with_a_review_per_routed_track(session: Session)
     assert sorted(r.track_code for r in reviews) == ["construction", "fire"]
     assert all(r.state is TrackReviewState.PENDING for r in reviews)
     assert session.scalars(select(Round).where(Round.submission_id == desk.submission_id)).all() == [round_]
+    fees.defer_fee(session, desk.clerk, desk.submission_id, reason="财政拨款项目，缓缴")  # the review waits for the fee
     intake_desk.start_review(session, desk.clerk, desk.submission_id, expected_version=None)
     session.commit()
     assert _state(session, desk.submission_id) is SubmissionState.IN_REVIEW
