@@ -30,6 +30,7 @@ from app.intake.steps_record import READY, REJECTED, SPLIT
 from app.intake.steps_render import tile_prefix_of
 from app.policy import Action
 from app.web.auth import principal
+from app.web.i18n import catalogue, other_locale, translate
 from app.web.rendering import locale_of, platform_of, render
 from review.sheets.disciplines import discipline_by_code
 from storage.errors import BlobNotFound
@@ -185,9 +186,51 @@ def intake_progress(request: Request) -> Response:
     return response
 
 
+VIEWER_MESSAGES = "viewer.ui."
+"""Prefix of the catalogue keys the viewer's scripts show; the page hands them over as JSON."""
+BILINGUAL_MESSAGES = ("viewer.ui.conflict", "viewer.ui.failed")
+
+
+def _viewer_config(db: Session, revision: SheetRevision, locale: str) -> dict[str, Any]:
+    """What the viewer's scripts start from before (or without) the review context of the API."""
+    siblings = db.execute(
+        select(Sheet, SheetRevision)
+        .join(SheetRevision, SheetRevision.sheet_id == Sheet.id)
+        .where(Sheet.submission_id == revision.sheet.submission_id, SheetRevision.round_id == revision.round_id)
+        .order_by(Sheet.number)
+    ).all()
+    api = f"/api/v1/sheet-revisions/{revision.id}"
+    return {
+        "revision_id": revision.id,
+        "number": revision.sheet.number,
+        "title": revision.sheet.title,
+        "width_pt": revision.width_pt,
+        "height_pt": revision.height_pt,
+        "units_per_point": revision.units_per_point,
+        "units": revision.units,
+        "scale": revision.scale,
+        "dzi": f"{api}/tiles.dzi",
+        "images": "/vendor/openseadragon/images/",
+        "sheets": [
+            {
+                "revision_id": other.id,
+                "number": sheet.number,
+                "title": sheet.title,
+                "thumbnail": f"/api/v1/sheet-revisions/{other.id}/thumbnail.png" if other.thumbnail_key else None,
+            }
+            for sheet, other in siblings
+        ],
+        "locale": locale,
+        "messages": {k: v for k, v in catalogue(locale).items() if k.startswith(VIEWER_MESSAGES)},
+        # Conflicts are told in both languages, the current one first.
+        "other_messages": {k: translate(other_locale(locale), k) for k in BILINGUAL_MESSAGES},
+    }
+
+
 def sheet_viewer(request: Request) -> Response:
     who = principal(request)
     revision_id: int = request.path_params["revision_id"]
+    locale = locale_of(request)
     with platform_of(request).sessions() as db:
         revision = _revision(db, who, revision_id)
         submission = db.get_one(Submission, revision.sheet.submission_id)
@@ -198,7 +241,8 @@ def sheet_viewer(request: Request) -> Response:
             sheet=revision.sheet,
             submission=submission,
             project=submission.project,
-            text_key="en" if locale_of(request) == "en" else "zh",
+            text_key="en" if locale == "en" else "zh",
+            viewer_config=_viewer_config(db, revision, locale),
         )
 
 
@@ -237,9 +281,18 @@ def tiles_descriptor(request: Request) -> Response:
 
 
 def tile(request: Request) -> Response:
-    dzi, _ = _revision_keys(request)
+    # A viewer asks for hundreds of tiles per sheet: one query, with the policy's SQL face of the same
+    # rules as ``_revision``, both decides access and finds the pyramid.
+    who = principal(request)
+    with platform_of(request).sessions() as db:
+        dzi = db.scalar(
+            select(SheetRevision.tiles_key)
+            .join(Sheet, Sheet.id == SheetRevision.sheet_id)
+            .join(Submission, Submission.id == Sheet.submission_id)
+            .where(SheetRevision.id == request.path_params["revision_id"], policy.visible_submissions(who))
+        )
     if not dzi:
-        raise NotFound("该图纸尚未生成", "this sheet has not been rendered yet")
+        raise NotFound("没有该图纸，或尚未生成", "no such sheet, or it has not been rendered yet")
     level, col, row = (int(request.path_params[name]) for name in ("level", "col", "row"))
     return _blob(request, tile_key(tile_prefix_of(dzi), f"{level}/{col}_{row}.png"), "image/png")
 

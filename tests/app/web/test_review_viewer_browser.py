@@ -1,0 +1,245 @@
+"""In a real browser: the review viewer's tools, shortcuts and measuring, and two reviewers working on one sheet.
+
+One server and one set of sheets serve the whole module: a PDF with 建施-01 and 建施-02 (no drawing units) and a
+DXF layout 建施-03 at 1:100 in millimetres, all in a round whose fire track (消防) is under review.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.intake.pipeline import process_drawing_file, render_sheet_revision
+from app.intake.steps_render import ViewOptions
+from app.platform import Platform
+from app.seed import DEMO_PASSWORD
+from app.web import VENDOR_DIR
+from storage.models import Sheet, SheetRevision, TrackReview, TrackReviewer, TrackReviewState, User
+from tests.app.intake.makers import layout_dxf, title_block_pdf, upload_original
+from tests.app.web.test_sheet_pages import _add_file, _submission
+from tests.support.browser import free_port
+from tests.support.web import make_web_platform
+from tests.support.workers import wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+TIMEOUT_MS = 10_000
+MM_PER_POINT_AT_1_100 = 100 * 25.4 / 72
+"""Drawing millimetres per sheet point on a 1:100 sheet drawn in millimetres."""
+
+
+@dataclass
+class Site:
+    url: str
+    platform: Platform
+    sheets: dict[str, int]
+    """Sheet number → revision id."""
+    shots: Path
+
+
+@pytest.fixture(scope="module")
+def site(seeded_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    if not (VENDOR_DIR / "openseadragon" / "openseadragon.min.js").exists():
+        pytest.skip("OpenSeadragon is not installed under app/static/vendor (run make)")
+    import uvicorn
+
+    from app.web import create_app
+
+    root = tmp_path_factory.mktemp("review-viewer")
+    platform = make_web_platform(seeded_database, root / "live")
+    submission_id = _submission(platform)
+    revisions: list[int] = []
+    pdf = _add_file(platform, submission_id, title_block_pdf(), "建施.pdf")
+    revisions += process_drawing_file(platform.sessions, platform.store, pdf).revision_ids
+    dxf = upload_original(platform.sessions, platform.store, submission_id, layout_dxf(), "建施-03.dxf")  # type: ignore[arg-type]
+    revisions += process_drawing_file(platform.sessions, platform.store, dxf).revision_ids
+    for revision_id in revisions:
+        render_sheet_revision(platform.sessions, platform.store, revision_id, options=ViewOptions(dpi=72))
+    with platform.sessions() as db, db.begin():
+        pairs = db.execute(
+            select(Sheet.number, SheetRevision).join(SheetRevision).where(SheetRevision.id.in_(revisions))
+        ).all()
+        sheets = {number: revision.id for number, revision in pairs}
+        dxf_revision = db.get_one(SheetRevision, sheets["建施-03"])
+        if dxf_revision.units_per_point is None:  # the sheet's scale as intake would record it
+            dxf_revision.units_per_point, dxf_revision.units = MM_PER_POINT_AT_1_100, "mm"
+        review = TrackReview(round_id=dxf_revision.round_id, track_code="fire", state=TrackReviewState.IN_REVIEW)
+        db.add(review)
+        db.flush()
+        for username in ("fire.reviewer", "fire.lead"):
+            user_id = db.scalars(select(User.id).where(User.username == username)).one()
+            db.add(TrackReviewer(track_review_id=review.id, user_id=user_id))
+    assert set(sheets) == {"建施-01", "建施-02", "建施-03"}
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="liantu-viewer-server", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started or not thread.is_alive(), timeout=15, what="the web server to start")
+    assert thread.is_alive()
+    shots = root / "screenshots"
+    shots.mkdir()
+    yield Site(f"http://127.0.0.1:{port}", platform, sheets, shots)
+    server.should_exit = True
+    thread.join(timeout=10)
+    platform.close()
+
+
+def _signed_in(chromium, site: Site, username: str):  # type: ignore[no-untyped-def]
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1440, "height": 960})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    page.goto(f"{site.url}/login")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(f"{site.url}/")
+    return page
+
+
+def _open(page, site: Site, number: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{site.url}/sheet-revisions/{site.sheets[number]}")
+    page.wait_for_selector("body[data-viewer='ready']", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => window.liantuViewer.viewer.world.getItemAt(0).getFullyLoaded()", timeout=TIMEOUT_MS)
+
+
+def _client_point(page, x: float, y: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Where the sheet point (x, y) is on the screen now."""
+    found: list[float] = page.evaluate(
+        """([x, y]) => {
+            const v = window.liantuViewer;
+            const OSD = window.OpenSeadragon;
+            const w = v.overlay.width;
+            const p = v.viewer.viewport.viewportToViewerElementCoordinates(new OSD.Point(x / w, y / w));
+            const box = v.viewer.canvas.getBoundingClientRect();
+            return [box.left + p.x, box.top + p.y];
+        }""",
+        [x, y],
+    )
+    return found[0], found[1]
+
+
+def _click_sheet(page, x: float, y: float) -> None:  # type: ignore[no-untyped-def]
+    cx, cy = _client_point(page, x, y)
+    page.mouse.click(cx, cy)
+
+
+def _zoom(page) -> float:  # type: ignore[no-untyped-def]
+    return float(page.evaluate("() => window.liantuViewer.viewer.viewport.getZoom(true)"))
+
+
+def _wait_zoom(page, predicate, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 5
+    while not predicate(_zoom(page)):
+        if time.monotonic() > deadline:
+            pytest.fail(f"zoom did not {what}: {_zoom(page)}")
+        page.wait_for_timeout(50)  # polling the viewer's animation with a deadline
+
+
+def _distance(text: str) -> float:
+    found = re.search(r"([\d.]+)\s*mm", text)
+    assert found, text
+    return float(found.group(1))
+
+
+def test_shortcuts_jump_and_measure_in_millimetres(chromium, site: Site) -> None:  # type: ignore[no-untyped-def]
+    page = _signed_in(chromium, site, "fire.reviewer")
+    _open(page, site, "建施-03")
+    assert page.get_by_test_id("viewer-number").inner_text().startswith("建施-03")
+    assert page.get_by_test_id("viewer-sheet").count() == 3
+    assert page.locator("#viewer-strip img").count() == 3
+
+    # ? shows the shortcuts, Escape closes them.
+    page.keyboard.press("?")
+    page.get_by_test_id("viewer-help").wait_for(state="visible")
+    assert "适合窗口" in page.get_by_test_id("viewer-help").inner_text()
+    page.screenshot(path=site.shots / "viewer-help.png")
+    page.keyboard.press("Escape")
+    page.get_by_test_id("viewer-help").wait_for(state="hidden")
+
+    # 1 zooms to one image pixel per screen pixel, 0 and F fit the sheet again.
+    home = _zoom(page)
+    page.keyboard.press("1")
+    actual = float(page.evaluate("() => window.liantuViewer.viewer.viewport.imageToViewportZoom(1)"))
+    _wait_zoom(page, lambda z: abs(z - actual) < actual * 0.01, "reach 1:1")
+    page.keyboard.press("0")
+    _wait_zoom(page, lambda z: abs(z - home) < home * 0.01, "return home")
+    page.keyboard.press("1")
+    _wait_zoom(page, lambda z: abs(z - actual) < actual * 0.01, "reach 1:1 again")
+    page.keyboard.press("f")
+    _wait_zoom(page, lambda z: abs(z - home) < home * 0.01, "fit on F")
+
+    # M measures: 200 points across the sheet at 1:100 are 7,056 mm of building.
+    page.keyboard.press("m")
+    assert page.get_by_test_id("tool-measure").get_attribute("class") is not None
+    assert "active" in (page.get_by_test_id("tool-measure").get_attribute("class") or "")
+    _click_sheet(page, 300, 300)
+    _click_sheet(page, 500, 300)
+    result = page.get_by_test_id("measure-result").inner_text()
+    assert "mm" in result
+    expected = 200 * MM_PER_POINT_AT_1_100
+    assert math.isclose(_distance(result), expected, rel_tol=0.02), (result, expected)
+    assert page.get_by_test_id("calibrate-form").is_hidden()
+    page.screenshot(path=site.shots / "viewer-measure-dxf.png")
+
+    # The jump box takes 建施01 for 建施-01.
+    page.get_by_test_id("viewer-jump").fill("建施01")
+    page.get_by_test_id("viewer-jump").press("Enter")
+    page.wait_for_url(f"{site.url}/sheet-revisions/{site.sheets['建施-01']}")
+    page.wait_for_selector("body[data-viewer='ready']", timeout=TIMEOUT_MS)
+    page.get_by_test_id("viewer-jump").fill("结施-99")
+    page.get_by_test_id("viewer-jump").press("Enter")
+    assert "结施-99" in page.get_by_test_id("viewer-jump-error").inner_text()
+    # ] goes to the next sheet.
+    page.locator("#sheet-viewer").click()
+    page.keyboard.press("]")
+    page.wait_for_url(f"{site.url}/sheet-revisions/{site.sheets['建施-02']}")
+    assert page.errors == []
+    page.context.close()
+
+
+def test_measure_calibrates_a_pdf_sheet_on_a_known_length(chromium, site: Site) -> None:  # type: ignore[no-untyped-def]
+    page = _signed_in(chromium, site, "fire.reviewer")
+    _open(page, site, "建施-01")
+    page.keyboard.press("m")
+    _click_sheet(page, 100, 100)
+    _click_sheet(page, 300, 100)
+    result = page.get_by_test_id("measure-result").inner_text()
+    assert "磅" in result
+    assert "mm" not in result
+    page.get_by_test_id("calibrate-length").fill("6000")
+    page.get_by_test_id("calibrate-save").click()
+    assert "30" in page.get_by_test_id("measure-result").inner_text()  # 6000 mm / 200 pt = 30 mm per point
+    _click_sheet(page, 100, 400)
+    _click_sheet(page, 200, 400)
+    assert math.isclose(_distance(page.get_by_test_id("measure-result").inner_text()), 3000, rel_tol=0.02)
+    # Kept for this revision after a reload.
+    _open(page, site, "建施-01")
+    page.keyboard.press("m")
+    _click_sheet(page, 100, 500)
+    _click_sheet(page, 150, 500)
+    assert math.isclose(_distance(page.get_by_test_id("measure-result").inner_text()), 1500, rel_tol=0.02)
+    page.screenshot(path=site.shots / "viewer-measure-calibrated.png")
+    assert page.errors == []
+    page.context.close()
+
+
+def _api_ready(page, site: Site) -> bool:  # type: ignore[no-untyped-def]
+    status: Any = page.evaluate(
+        "(url) => fetch(url, {credentials: 'same-origin'}).then(r => r.status)",
+        f"/api/v1/sheet-revisions/{site.sheets['建施-01']}/context",
+    )
+    return bool(status == 200)
