@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PREFIX = "LIANTU_"
 
@@ -128,6 +128,21 @@ class Settings(BaseSettings):
     dwg_timeout_seconds: Annotated[int, Field(gt=0)] = 300
     """Longest one DWG conversion may run before the file is rejected, in seconds."""
 
+    trust_roots: Annotated[tuple[Path, ...], NoDecode] = ()
+    """PEM files of the CAs whose certificates seals are trusted by (comma-separated; several CAs at once)."""
+
+    tsa_url: str = ""
+    """RFC 3161 timestamp authority used when seals are applied (the result's signatures, the permit)."""
+
+    verify_max_bytes: Annotated[int, Field(gt=0)] = 64 * 1024**2
+    """Largest PDF accepted by the verification pages (签章验证), in bytes."""
+
+    verify_attempts: Annotated[int, Field(gt=0)] = 20
+    """Verifications allowed per client address on the public page within ``verify_window_seconds``."""
+
+    verify_window_seconds: Annotated[int, Field(gt=0)] = 600
+    """Window of the public verification rate limit, in seconds."""
+
     smtp_host: str = ""
     """SMTP server for e-mail notifications. Empty: mails are kept in the outbox (development) and not sent."""
 
@@ -163,6 +178,21 @@ class Settings(BaseSettings):
 
     payment_secret: str = ""
     """Key (32+ characters) shared with the payment gateway to sign callbacks. Empty: derived from the secret key."""
+
+    @field_validator("trust_roots", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trust_roots")
+    @classmethod
+    def _readable_trust_roots(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
+        for path in value:
+            if not path.is_file():
+                raise ValueError(f"no such certificate file: {path} / 找不到证书文件：{path}")
+        return value
 
     @field_validator("database_url")
     @classmethod
