@@ -7,14 +7,19 @@ Why it is built this way (see FINDINGS.md, "Tiles"):
 
 - The page is read once into a MuPDF display list; the top level is rendered from it in horizontal bands
   (clip rectangles) a few tile rows high, so the full-resolution raster (~420 MB RGB for A0) never exists.
+- Bands where nothing is coloured (MuPDF's test device on the display list, clipped to the band, finds no
+  colour: most CAD plots are black and grey linework) are rendered in DeviceGray, one byte a pixel instead
+  of three: less to rasterise, to check, to halve and to deflate. The pixels are those of the RGB render
+  within a level or two (grey given in DeviceRGB is converted to DeviceGray, with its rounding). A page
+  without any colour keeps every level grey.
 - Each band is cut into tiles and also halved into the level below (Pillow's 2 x 2 box filter ``reduce``,
   faster than MuPDF's subsampling here, on a worker thread); that level is the only full one kept in
   memory (a quarter of the top). Lower levels come from halving again, never from re-rendering: halving
   a raster is far cheaper than rasterising vector linework again.
 - Tiles are numpy views of the sample buffers, copied into PNG scanlines on the workers (``review/tiles/png.py``).
 - Tiles that are entirely white (most of a drawing sheet) are encoded once per tile size and reused.
-- PNG without row filters at zlib level 1 (``review/tiles/png.py``): linework compresses well even so, and
-  encoding, not rendering, dominated the time of a pyramid with Pillow's PNG writer. zlib runs on worker
+- PNG without row filters at deflate level 1 (``review/tiles/png.py``): linework compresses well even so, and
+  encoding, not rendering, dominated the time of a pyramid with Pillow's PNG writer. Deflate runs on worker
   threads (it releases the GIL); MuPDF stays on the calling thread, as it is not thread-safe.
 """
 
@@ -37,7 +42,7 @@ from PIL import Image
 
 from review.errors import UnreadableDrawing
 from review.sheets.pdf_source import load_document
-from review.tiles.png import encode_pixels, encode_rgb
+from review.tiles.png import encode_pixels
 
 # PyMuPDF's annotations are partial; it is handled as untyped at this boundary.
 pymupdf: Any = _pymupdf
@@ -45,7 +50,7 @@ pymupdf: Any = _pymupdf
 Put = Callable[[str, bytes], None]
 T = TypeVar("T")
 
-TILER_VERSION = 1
+TILER_VERSION = 2
 """Part of the storage key of tiles (with the source hash and the options): bump when the pixels change."""
 
 
@@ -60,12 +65,12 @@ class TileOptions:
     overlap: int = 1
     """Pixels each tile shares with its neighbours, so that the viewer shows no seams."""
     compress_level: int = 1
-    """zlib level of the PNG tiles: 1 is fastest and linework still compresses well."""
+    """Deflate level of the PNG tiles (0 to 3): 1 is fast and linework still compresses well."""
     band_rows: int = 2
     """Tile rows rendered at a time at the top level: memory is about 2 x width x band height x 3 bytes.
     Measured: 2 used the least CPU on an ARCH D sheet (bands that fit better in cache); 8 used a third more."""
     workers: int = 2
-    """Threads compressing tiles (zlib releases the GIL); 1 compresses on the calling thread."""
+    """Threads compressing tiles (deflate releases the GIL); 1 compresses on the calling thread."""
     max_pixels: int = 400_000_000
     """Refuse a top level larger than this many pixels (A0 at 300 dpi is 139 M)."""
 
@@ -137,10 +142,10 @@ class Pyramid:
 class _Encoder:
     """PNG encoding of tiles cut from RGB rasters, in order, on worker threads.
 
-    The calling thread only tells white tiles apart (most of a sheet; encoded once per size); the
-    workers copy the other tiles out of the raster into scanlines and deflate them, numpy and zlib
-    both releasing the GIL. MuPDF is only ever called from the calling thread. A queued tile reads
-    its band until it is encoded: ``settle`` waits for a band's tiles before its pixmap is reused.
+    The workers tell white tiles apart (most of a sheet; encoded once per size), copy the others out of
+    the raster into scanlines and deflate them, numpy and deflate both releasing the GIL. MuPDF is only
+    ever called from the calling thread. A queued tile reads its band until it is encoded: ``settle``
+    waits for a band's tiles before its pixmap is reused.
     """
 
     def __init__(self, compress_level: int, workers: int) -> None:
@@ -152,20 +157,20 @@ class _Encoder:
 
     def add(self, level: int, col: int, row: int, pixels: NDArray[np.uint8], band: int) -> Iterator[Tile]:
         """Queue one tile, a view of ``band``'s raster; yields the tiles whose encoding is due, oldest first."""
-        result: Future[bytes] | bytes
-        if pixels.min() == 255:
-            height, width, _ = pixels.shape
-            result = self.blank.get((width, height), b"")
-            if not result:
-                white = b"\xff" * (width * height * 3)
-                result = self.blank[width, height] = encode_rgb(width, height, white, self.compress_level)
-        elif self.pool is None:
-            result = encode_pixels(pixels, self.compress_level)
-        else:
-            result = self.pool.submit(encode_pixels, pixels, self.compress_level)
+        result = self.run(self._encode, pixels)
         self.pending.append((level, col, row, result, band))
         while len(self.pending) > self.depth:
             yield self._oldest()
+
+    def _encode(self, pixels: NDArray[np.uint8]) -> bytes:
+        if pixels.min() < 255:
+            return encode_pixels(pixels, self.compress_level)
+        height, width = pixels.shape[:2]
+        # Two workers may both encode a first white tile of a size; either result is the same bytes.
+        blank = self.blank.get((width, height))
+        if blank is None:
+            blank = self.blank[width, height] = encode_pixels(np.full((height, width), 255, np.uint8))
+        return blank
 
     def settle(self, band: int) -> Iterator[Tile]:
         """Yields the queued tiles up to those of ``band``, so that its raster may be overwritten."""
@@ -192,7 +197,7 @@ class _Encoder:
 def _cut(
     raster: NDArray[np.uint8], top: int, pyramid: Pyramid, level: int, *, rows: range, encoder: _Encoder, band: int
 ) -> Iterator[Tile]:
-    """Tiles of ``rows`` at ``level`` from a (height, width, 3) raster of that level's rows from ``top`` on."""
+    """Tiles of ``rows`` at ``level`` from a (height, width[, 3]) raster of that level's rows from ``top`` on."""
     cols, _ = pyramid.grid(level)
     for row in rows:
         for col in range(cols):
@@ -200,8 +205,24 @@ def _cut(
             yield from encoder.add(level, col, row, raster[upper - top : lower - top, left:right], band)
 
 
+def has_colour(display_list: Any, clip: tuple[float, float, float, float] | None = None) -> bool:
+    """Whether anything drawn within ``clip`` (page coordinates; the whole page by default) has colour.
+
+    MuPDF's test device walks the display list without rasterising and stops at the first colour; a
+    colour counts when its components differ at all (threshold 0). Images and shadings in a colour
+    space other than grey count as colour without their samples being read.
+    """
+    mupdf = pymupdf.mupdf
+    found = mupdf.ll_fz_new_test_device_outparams()
+    device = mupdf.FzDevice(mupdf.ll_fz_new_test_device_outparams_fn(0.0, 0, None, found))
+    area = mupdf.FzRect(*clip) if clip else mupdf.FzRect(mupdf.FzRect.Fixed_INFINITE)
+    mupdf.fz_run_display_list(display_list.this, device, mupdf.FzMatrix(), area, mupdf.FzCookie())
+    mupdf.fz_close_device(device)
+    return bool(found.is_color)
+
+
 class _Bands:
-    """Renders bands of the top level into two pixmaps used in turn.
+    """Renders bands of the top level into two pixmaps (per colour space) used in turn.
 
     Reusing them spares the kernel zeroing fresh pages for every band (bands are tens of MB, above
     malloc's threshold, so each new one is a fresh mapping). Two suffice: a band is read by the
@@ -211,20 +232,20 @@ class _Bands:
 
     def __init__(self, display_list: Any, scale: float, width: int) -> None:
         self.display_list, self.scale, self.width = display_list, scale, width
-        self.buffers: list[Any] = [None, None]
+        self.buffers: dict[tuple[int, bool], Any] = {}
         self.count = 0
 
-    def render(self, top: int, bottom: int) -> Any:
-        """Pixel rows ``top`` to ``bottom``, as an RGB pixmap whose origin is (0, top); valid until the
-        band after next is rendered."""
+    def render(self, top: int, bottom: int, *, grey: bool = False) -> Any:
+        """Pixel rows ``top`` to ``bottom``, as an RGB (or, with ``grey``, DeviceGray) pixmap whose origin
+        is (0, top); valid until the band after next is rendered."""
         mupdf = pymupdf.mupdf
         slot, self.count = self.count % 2, self.count + 1
-        pixmap = self.buffers[slot]
+        pixmap = self.buffers.get((slot, grey))
         box = mupdf.FzIrect(0, top, self.width, bottom)
         if pixmap is None or pixmap.height != bottom - top:
-            rgb = mupdf.FzColorspace(mupdf.FzColorspace.Fixed_RGB)
-            pixmap = mupdf.fz_new_pixmap_with_bbox(rgb, box, mupdf.FzSeparations(), 0)
-            pixmap = self.buffers[slot] = pymupdf.Pixmap("raw", pixmap)
+            space = mupdf.FzColorspace(mupdf.FzColorspace.Fixed_GRAY if grey else mupdf.FzColorspace.Fixed_RGB)
+            pixmap = mupdf.fz_new_pixmap_with_bbox(space, box, mupdf.FzSeparations(), 0)
+            pixmap = self.buffers[slot, grey] = pymupdf.Pixmap("raw", pixmap)
         else:
             pixmap.set_origin(0, top)
         mupdf.fz_clear_pixmap_with_value(pixmap.this, 255)
@@ -239,14 +260,18 @@ class _Bands:
 class _Halver:
     """Halves bands with Pillow's 2 x 2 box filter (Pillow releases the GIL while it works).
 
-    The band is copied into a Pillow image kept from one band to the next: a new image per band
-    cost as much again as the copy, in zero-filling fresh memory. One halving runs at a time.
+    A grey band is read in place. An RGB band is copied into a Pillow image (Pillow keeps RGB as four
+    bytes a pixel) kept from one band to the next: a new image per band cost as much again as the
+    copy, in zero-filling fresh memory. One halving runs at a time.
     """
 
     def __init__(self) -> None:
         self.scratch: Image.Image | None = None
 
-    def __call__(self, pixels: memoryview, width: int, height: int) -> Image.Image:
+    def __call__(self, pixels: memoryview, width: int, height: int, grey: bool) -> Image.Image:
+        if grey:
+            samples = np.frombuffer(pixels, np.uint8)
+            return Image.frombuffer("L", (width, height), samples, "raw", "L", 0, 1).reduce(2)
         if self.scratch is None or self.scratch.size != (width, height):
             self.scratch = Image.new("RGB", (width, height), None)
         self.scratch.frombytes(pixels)
@@ -298,8 +323,10 @@ def _levels(
 ) -> Iterator[Tile]:
     top_level, ts, overlap = pyramid.max_level, pyramid.tile_size, pyramid.overlap
     _, rows = pyramid.grid(top_level)
+    grey_page = not has_colour(display_list)
     # Not initialised: the halved bands cover every row of it (filling it first is a needless pass).
-    below = Image.new("RGB", pyramid.level_size(top_level - 1), None) if top_level else None
+    mode = "L" if grey_page else "RGB"
+    below = Image.new(mode, pyramid.level_size(top_level - 1), None) if top_level else None
     bands = _Bands(display_list, scale, pyramid.width)
     halve = _Halver()
     # The halving of the previous band runs on a worker while this band is cut; the band is kept alive
@@ -311,15 +338,20 @@ def _levels(
         top, bottom = max(0, core_top - overlap), min(pyramid.height, core_bottom + overlap)
         # This band is drawn into the pixmap of the band before last: its queued tiles must be encoded.
         yield from encoder.settle(number - 2)
-        band = bands.render(top, bottom)
-        raster = np.frombuffer(band.samples_mv, np.uint8).reshape(bottom - top, pyramid.width, 3)
+        # A pixel beyond the band on either side: antialiasing reaches no further than that.
+        grey = grey_page or not has_colour(
+            display_list, (0, (top - 1) / scale, pyramid.width / scale, (bottom + 1) / scale)
+        )
+        band = bands.render(top, bottom, grey=grey)
+        shape = (bottom - top, pyramid.width) if grey else (bottom - top, pyramid.width, 3)
+        raster = np.frombuffer(band.samples_mv, np.uint8).reshape(shape)
         yield from _cut(raster, top, pyramid, top_level, rows=band_rows, encoder=encoder, band=number)
         if below is not None:
             if halving is not None:
                 _paste(below, halving)
             # Band cores start on even rows (the tile size is even), so their halves line up in the level below.
             core = band.samples_mv[(core_top - top) * band.stride : (core_bottom - top) * band.stride]
-            halving = (encoder.run(halve, core, pyramid.width, core_bottom - core_top), core_top // 2, band)
+            halving = (encoder.run(halve, core, pyramid.width, core_bottom - core_top, grey), core_top // 2, band)
         del band
     if below is not None and halving is not None:
         _paste(below, halving)
@@ -329,7 +361,10 @@ def _levels(
             break
         _, level_rows = pyramid.grid(level)
         # The array keeps its bytes alive until the last tile cut from it is encoded.
-        pixels = np.frombuffer(level_image.tobytes(), np.uint8).reshape(level_image.height, level_image.width, 3)
+        channels = () if level_image.mode == "L" else (3,)
+        pixels = np.frombuffer(level_image.tobytes(), np.uint8).reshape(
+            level_image.height, level_image.width, *channels
+        )
         yield from _cut(pixels, 0, pyramid, level, rows=range(level_rows), encoder=encoder, band=sys.maxsize)
         level_image = level_image.reduce(2) if level else None
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from review.errors import UnreadableDrawing
-from review.tiles.dzi import Pyramid, TileOptions, build_pyramid, iter_tiles, render_thumbnail
+from review.tiles.dzi import Pyramid, TileOptions, build_pyramid, has_colour, iter_tiles, render_thumbnail
 from review.tiles.png import encode_pixels, encode_rgb
 from tests.conftest import sample
 
@@ -160,6 +160,48 @@ def test_grey_tiles_are_greyscale_png_with_the_same_pixels() -> None:
         assert decoded.convert("RGB").tobytes() == pixels
         if mode == "L":
             assert len(png) < len(encode_rgb(40, 30, pixels))
+
+
+def grey_page() -> bytes:
+    """Black and grey linework, grey fills in DeviceRGB and DeviceGray, and text: no colour anywhere."""
+    document = pymupdf.open()
+    page = document.new_page(width=600, height=400)
+    page.draw_line((50, 50), (550, 330), color=(0, 0, 0), width=0.7)
+    page.draw_rect(pymupdf.Rect(80, 200, 260, 300), color=(0.4, 0.4, 0.4), fill=(0.8, 0.8, 0.8), width=2)
+    page.draw_circle((420, 120), 60, color=(0.25,), fill=(0.6,))
+    page.insert_text((100, 120), "Floor plan 1:100", fontsize=18)
+    return document.tobytes()
+
+
+def test_colour_is_found_where_it_is_drawn() -> None:
+    display_list = pymupdf.open(stream=page_with_lines())[0].get_displaylist()
+    assert has_colour(display_list)
+    assert not has_colour(display_list, (0, 0, 1000, 580))  # the black line only
+    assert has_colour(display_list, (0, 580, 1000, 700))  # the red square
+    assert not has_colour(pymupdf.open(stream=grey_page())[0].get_displaylist())
+
+
+def test_grey_bands_give_the_pixels_of_an_rgb_render() -> None:
+    for data, coloured in ((grey_page(), False), (page_with_lines(), True)):
+        # One band for the whole page: what is compared is the colour space, not where bands are cut.
+        options = TileOptions(dpi=144, tile_size=128, overlap=1, band_rows=16)
+        pyramid, tiles = pyramid_of(data, options)
+        plain = pymupdf.open(stream=data)[0].get_pixmap(matrix=pymupdf.Matrix(2, 2), alpha=False)
+        reference = Image.frombytes("RGB", (plain.width, plain.height), plain.samples)
+        top = pyramid.max_level
+        cols, rows = pyramid.grid(top)
+        modes = set()
+        for col in range(cols):
+            for row in range(rows):
+                png = tiles[f"{top}/{col}_{row}.png"]
+                modes.add(Image.open(io.BytesIO(png)).mode)
+                tile = np.asarray(image(png), np.int16)
+                expected = np.asarray(reference.crop(pyramid.tile_box(top, col, row)), np.int16)
+                # Grey set in DeviceRGB is converted to DeviceGray before rendering: a level or two of rounding.
+                assert tile.shape == expected.shape
+                assert np.abs(tile - expected).max() <= 2, (col, row)
+        # Every top-level tile of the grey page is greyscale; the red square's tiles stay RGB.
+        assert modes == ({"L", "RGB"} if coloured else {"L"})
 
 
 def test_thumbnail() -> None:
