@@ -134,6 +134,19 @@ class Settings(BaseSettings):
     tsa_url: str = ""
     """RFC 3161 timestamp authority used when seals are applied (the result's signatures, the permit)."""
 
+    signing_key: str = ""
+    """Key that encrypts stored signing identities (PKCS#12) at rest; 32+ characters, required in production.
+    Development: derived from the secret key."""
+
+    pkcs11_module: Path | None = None
+    """PKCS#11 library of the signing tokens (HSM, USB key), e.g. ``/usr/lib/softhsm/libsofthsm2.so``."""
+
+    pkcs11_pin: str = ""
+    """User PIN of the signing tokens."""
+
+    signing_order: Annotated[tuple[str, ...], NoDecode] = ("fire", "civil_air_defence", "construction")
+    """Track codes in the order their departments seal the result (comma-separated); other tracks follow."""
+
     verify_max_bytes: Annotated[int, Field(gt=0)] = 64 * 1024**2
     """Largest PDF accepted by the verification pages (签章验证), in bytes."""
 
@@ -185,6 +198,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("signing_order", mode="before")
+    @classmethod
+    def _comma_separated_codes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("pkcs11_module", mode="before")
+    @classmethod
+    def _empty_module_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("trust_roots")
     @classmethod
@@ -289,6 +314,20 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.mode is Mode.PRODUCTION
+
+    @property
+    def effective_signing_key(self) -> bytes:
+        """32 bytes for AES-GCM; in development derived from the secret key, so no setup is needed.
+
+        Production needs ``signing_key`` only once identities are stored or used, so a bureau that does not
+        seal in Liantu is not asked for it.
+        """
+        if self.mode is Mode.PRODUCTION and len(self.signing_key) < 32:
+            raise SettingsError(
+                "LIANTU_SIGNING_KEY must be set (32+ characters) in production / 生产模式必须设置签章证书加密密钥"
+            )
+        material = self.signing_key or self.effective_secret_key
+        return hmac.new(material.encode("utf-8"), b"liantu signing identities at rest", "sha256").digest()
 
     @property
     def effective_payment_secret(self) -> bytes:
