@@ -25,7 +25,9 @@ be opened while the others are still being tiled:
     1. *sheet PDF*: found under its key; rebuilt by splitting the original again if the store lost it.
     2. *view* (:func:`~app.intake.steps_render.build_view`): Deep Zoom tiles under
        ``derived/tiles/<sheet pdf sha256>/<tiler version>-<dpi>/`` (300 dpi, lower only for pages too large
-       for ``max_pixels``), a thumbnail under ``derived/thumbnails/<sheet pdf sha256>/<px>.png``.
+       for ``max_pixels``), a thumbnail under ``derived/thumbnails/<sheet pdf sha256>/<px>.png``. A page
+       with a side over 200 inches (PAGE_TOO_LARGE when read) is not rendered: the revision stays listed
+       with ``status = "unrenderable"`` and a RENDER_FAILED finding saying why, and nothing is stored.
     3. *record*: keys, SheetText for search, ``status = "ready"``, in one transaction with the job's success.
 
 The contract every step keeps:

@@ -6,8 +6,8 @@ more pages than allowed) with ``UnreadableDrawing``; anything else it finds is a
 - ``PDF_REPAIRED``: MuPDF had to rebuild a damaged or truncated file; the pages it recovered are used.
 - ``PDF_RESTRICTED``: encrypted without a password to open (permissions only); readable.
 - ``PAGE_TOO_LARGE``: a side longer than ``max_side_inches`` (200 in, the PDF format's own page limit).
-  The page is kept in the file but marked ``renderable=False``: tiles and thumbnails refuse it, since its
-  raster at review resolution would not fit in memory; the other pages go on.
+  The page is kept as a sheet but marked ``renderable=False``: the tiler refuses it (``review.tiles.dzi``,
+  same limit), so it gets no tiles and no thumbnail, only its findings; the other pages go on.
 - ``PAGE_TOO_SMALL``: a side shorter than 1 inch, almost surely not a drawing sheet (kept, renderable).
 """
 
@@ -26,6 +26,9 @@ from review.sheets.titleblock import TextItem, TitleBlock, TitleBlockOptions, re
 # PyMuPDF's annotations are partial; it is handled as untyped at this boundary.
 pymupdf: Any = _pymupdf
 
+MAX_SIDE_INCHES = 200.0
+"""Longest page side that is rendered for review: the PDF format's own page limit (14 400 points)."""
+
 
 @dataclass(frozen=True)
 class PdfOptions:
@@ -33,7 +36,7 @@ class PdfOptions:
 
     max_pages: int = 2000
     """More pages than this is refused: a drawing set, not an archive."""
-    max_side_inches: float = 200.0
+    max_side_inches: float = MAX_SIDE_INCHES
     """A page side longer than this gets PAGE_TOO_LARGE and is not rendered."""
 
 

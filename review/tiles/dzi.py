@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from review.errors import UnreadableDrawing
-from review.sheets.pdf_source import load_document
+from review.sheets.pdf_source import MAX_SIDE_INCHES, load_document
 from review.tiles.png import encode_pixels
 
 # PyMuPDF's annotations are partial; it is handled as untyped at this boundary.
@@ -73,6 +73,8 @@ class TileOptions:
     """Threads compressing tiles (deflate releases the GIL); 1 compresses on the calling thread."""
     max_pixels: int = 400_000_000
     """Refuse a top level larger than this many pixels (A0 at 300 dpi is 139 M)."""
+    max_side_inches: float = MAX_SIDE_INCHES
+    """Refuse a page with a longer side, whatever the dpi (such a page got PAGE_TOO_LARGE when it was read)."""
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,13 @@ def _paste(level: Image.Image, halving: tuple[Future[Image.Image] | Image.Image,
 def _page_pyramid(page: Any, options: TileOptions) -> tuple[Pyramid, float]:
     if options.tile_size % 2 or options.tile_size <= 0:
         raise ValueError("tile_size must be even so that levels halve on tile boundaries")
+    longest = max(page.rect.width, page.rect.height) / 72
+    if longest > options.max_side_inches:
+        raise UnreadableDrawing(
+            f"页面边长 {longest:.0f} 英寸，超过 {options.max_side_inches:.0f} 英寸上限，不生成审阅图像 / "
+            f"the page is {longest:.0f} inches long, over the {options.max_side_inches:.0f}-inch limit; "
+            "no review image is made"
+        )
     scale = options.dpi / 72
     box = (page.rect * pymupdf.Matrix(scale, scale)).irect
     if box.width * box.height > options.max_pixels or box.width > 2**20 or box.height > 2**20:

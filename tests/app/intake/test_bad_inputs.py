@@ -246,21 +246,30 @@ def test_unreviewable_pdfs_are_rejected_and_change_nothing(
     desk.assert_unchanged(before, file_id)
 
 
-def test_a_250_inch_page_is_flagged_and_a_200_inch_page_is_within_the_rule(desk: Desk) -> None:
+def test_a_250_inch_page_is_listed_but_not_rendered_and_a_200_inch_page_is_within_the_rule(desk: Desk) -> None:
     before = desk.state()
     too_big, _ = desk.upload(big_page_pdf(250.0), "超大.pdf")
     [revision_id] = desk.process(too_big).revision_ids
     started = time.monotonic()
     message = render_sheet_revision(desk.sessions, desk.store, revision_id, options=FAST)
     assert time.monotonic() - started < DEADLINE_S
-    assert " / " in message
+    assert "无法生成审阅图像" in message
+    assert "cannot be tiled" in message
     with desk.sessions() as session:
         revision = session.get_one(SheetRevision, revision_id)
-        too_large = [f for f in revision.findings if f["code"] == "PAGE_TOO_LARGE"]
-        assert too_large
-        assert too_large[0]["zh"]
-        assert too_large[0]["en"]
-        assert revision.status in {"ready", "unrenderable"}
+        codes = {f["code"]: f for f in revision.findings}
+        assert "250 英寸" in codes["PAGE_TOO_LARGE"]["zh"]
+        assert "250 inches" in codes["PAGE_TOO_LARGE"]["en"]
+        assert "超过 200 英寸上限，不生成审阅图像" in codes["RENDER_FAILED"]["zh"]
+        assert "over the 200-inch limit; no review image is made" in codes["RENDER_FAILED"]["en"]
+        # Still a sheet of the submission, known by its title block, with nothing to view.
+        assert revision.sheet.number == "建施-09"
+        assert revision.status == "unrenderable"
+        assert (revision.tiles_key, revision.thumbnail_key) == (None, None)
+        assert revision.pdf_key is not None
+    stored = set(desk.state()[3]) - set(before[3])  # type: ignore[call-overload]
+    assert stored
+    assert not [key for key in stored if "/tiles/" in key or "/thumbnails/" in key]
     limit, _ = desk.upload(big_page_pdf(200.0), "最大.pdf")
     [limit_revision] = desk.process(limit).revision_ids
     with desk.sessions() as session:

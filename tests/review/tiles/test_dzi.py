@@ -139,6 +139,16 @@ def test_page_too_large_for_memory_is_refused() -> None:
         pyramid_of(page_with_lines(), TileOptions(dpi=300, max_pixels=1_000_000))
 
 
+def test_page_over_200_inches_is_refused_in_both_languages() -> None:
+    data = page_with_lines(201 * 72, 700)
+    for tiles in (lambda: pyramid_of(data, TileOptions(dpi=1)), lambda: list(iter_tiles(data, 0, TileOptions(dpi=1)))):
+        with pytest.raises(UnreadableDrawing, match="201 英寸，超过 200 英寸上限") as refused:
+            tiles()
+        assert "201 inches long, over the 200-inch limit" in str(refused.value)
+    pyramid, _ = pyramid_of(page_with_lines(200 * 72, 700), TileOptions(dpi=2, tile_size=256))
+    assert pyramid.width == 400
+
+
 def test_png_writer_round_trips() -> None:
     pixels = bytes(range(256)) * 3 * 4  # 32 x 32 RGB
     decoded = image(encode_rgb(32, 32, pixels))
