@@ -1,0 +1,287 @@
+"""Markups drawn on a sheet revision (审查批注): list, create, change and delete, with optimistic concurrency.
+
+A markup is stored as its value JSON (``kind``, ``points``, ``text``, ``box``, ``colour``, ``stroke_width``,
+``opacity``, ``cloud_arc``) in sheet coordinates, validated by :func:`review.markups.validate_markup` against
+the sheet, and shown as a W3C Web Annotation with a ``liantu`` object beside it. Only its author changes
+or deletes it, in a track they review, while the track's review of the round is under way; each change
+names the version it was made on and is refused when another change came first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.errors import Forbidden, NotFound
+from app.identity.principal import Principal
+from app.review_desk.access import RevisionView, lookup, require_writable, revision_view, writable
+from app.review_desk.errors import PreconditionFailed, Rejected
+from review.markups import InvalidMarkup, validate_markup
+from review.markups.annotation import to_web_annotation
+from review.markups.model import Markup as Shape
+from review.markups.model import MarkupKind, Rect
+from storage.models import Comment, Markup, SheetRevision, User
+
+VALUE_KEYS = frozenset({"kind", "points", "text", "box", "colour", "stroke_width", "opacity", "cloud_arc"})
+MAX_POINTS_SENT = 20_000
+"""Most points read from a request at all; the geometry rules allow fewer, and say so with their own code."""
+
+
+def _bad_value(zh: str, en: str) -> Rejected:
+    return Rejected(f"批注数据无效：{zh}", f"the markup value is not valid: {en}", "MARKUP_VALUE_INVALID")
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad_value(f"{name} 必须是数字", f"{name} must be a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise Rejected("批注包含非有限数值", "the markup holds a non-finite number", "MARKUP_NUMBER_INVALID")
+    return number
+
+
+def parse_value(value: Any) -> Shape:
+    """The domain markup of a markup value JSON sent by a client; :class:`Rejected` when it is malformed."""
+    if not isinstance(value, Mapping):
+        raise _bad_value("需要 JSON 对象", "a JSON object is needed")
+    unknown = set(value) - VALUE_KEYS
+    if unknown:
+        raise _bad_value(f"未知字段 {sorted(unknown)}", f"unknown keys {sorted(unknown)}")
+    try:
+        kind = MarkupKind(str(value.get("kind")))
+    except ValueError as exc:
+        kinds = ", ".join(k.value for k in MarkupKind)
+        raise _bad_value(f"kind 必须是 {kinds} 之一", f"kind must be one of {kinds}") from exc
+    points = value.get("points")
+    if not isinstance(points, list) or len(points) > MAX_POINTS_SENT:
+        raise _bad_value("points 必须是坐标对列表", "points must be a list of [x, y] pairs")
+    pairs: list[tuple[float, float]] = []
+    for point in points:
+        if not isinstance(point, list | tuple) or len(point) != 2:
+            raise _bad_value("points 必须是坐标对列表", "points must be a list of [x, y] pairs")
+        pairs.append((_number(point[0], "x"), _number(point[1], "y")))
+    text = value.get("text", "")
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise _bad_value("text 必须是文字", "text must be a string")
+    box = value.get("box")
+    rect = None
+    if box is not None:
+        if not isinstance(box, list | tuple) or len(box) != 4:
+            raise _bad_value("box 必须是 [x0, y0, x1, y1]", "box must be [x0, y0, x1, y1]")
+        rect = Rect(*(_number(v, "box") for v in box))
+    colour = value.get("colour", "#e60012")
+    if not isinstance(colour, str):
+        raise _bad_value("colour 必须是 #rrggbb", "colour must be #rrggbb")
+    return Shape(
+        kind,
+        tuple(pairs),
+        text=text,
+        box=rect,
+        colour=colour.lower(),
+        stroke_width=_number(value.get("stroke_width", 1.5), "stroke_width"),
+        opacity=_number(value.get("opacity", 1.0), "opacity"),
+        cloud_arc=_number(value.get("cloud_arc") or 0.0, "cloud_arc"),
+    )
+
+
+def value_of(shape: Shape) -> dict[str, Any]:
+    """The markup value JSON of a validated markup, as stored and sent."""
+    box = shape.box.normalised() if shape.box is not None else None
+    return {
+        "kind": shape.kind.value,
+        "points": [[x, y] for x, y in shape.points],
+        "text": shape.text,
+        "box": [box.x0, box.y0, box.x1, box.y1] if box is not None else None,
+        "colour": shape.colour,
+        "stroke_width": shape.stroke_width,
+        "opacity": shape.opacity,
+        "cloud_arc": shape.cloud_arc,
+    }
+
+
+def stored_shape(row: Markup) -> Shape:
+    """The domain markup of a stored row."""
+    value = row.shape
+    box = value.get("box")
+    return Shape(
+        MarkupKind(value.get("kind", row.kind)),
+        tuple((float(x), float(y)) for x, y in value.get("points", [])),
+        text=str(value.get("text") or ""),
+        box=Rect(*(float(v) for v in box)) if box else None,
+        colour=str(value.get("colour") or "#e60012"),
+        stroke_width=float(value.get("stroke_width", 1.5)),
+        opacity=float(value.get("opacity", 1.0)),
+        cloud_arc=float(value.get("cloud_arc") or 0.0),
+    )
+
+
+def validated(value: Any, revision: SheetRevision) -> Shape:
+    """The markup value checked against the sheet; :class:`Rejected` with the geometry rule's code."""
+    shape = parse_value(value)
+    try:
+        return validate_markup(shape, revision.width_pt, revision.height_pt)
+    except InvalidMarkup as exc:
+        raise Rejected(exc.zh, exc.en, exc.code) from exc
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """Stored times are UTC; SQLite hands them back without a zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def annotation(row: Markup, *, author_name: str, comment_text: str, editable: bool, base: str) -> dict[str, Any]:
+    """The Web Annotation of a stored markup, with the ``liantu`` object the viewer works with."""
+    shape = stored_shape(row)
+    document = to_web_annotation(
+        shape,
+        annotation_id=f"{base}/api/v1/markups/{row.id}",
+        sheet_revision_iri=f"{base}/api/v1/sheet-revisions/{row.sheet_revision_id}",
+        creator=author_name,
+        created=aware(row.created_at),
+        modified=aware(row.updated_at),
+        comment_text=comment_text,
+    )
+    document["liantu"] = {
+        "id": row.id,
+        "version": row.version,
+        "track": row.track_code,
+        "author_id": row.author_id,
+        "author_name": author_name,
+        "comment_id": row.comment_id,
+        "editable": editable,
+        "region_changed": row.region_changed,
+        "carried_from_id": row.carried_from_id,
+        "markup": value_of(shape),
+    }
+    return document
+
+
+def _editable(db: Session, view: RevisionView, row: Markup, cache: dict[str, bool]) -> bool:
+    if row.author_id != view.standing.user_id or row.deleted_at is not None:
+        return False
+    if row.track_code not in cache:
+        cache[row.track_code] = writable(db, view.standing, view.round, row.track_code)
+    return cache[row.track_code]
+
+
+def _annotations(db: Session, view: RevisionView, rows: list[Markup], base: str) -> list[dict[str, Any]]:
+    authors = lookup(db, select(User.id, User.display_name).where(User.id.in_({r.author_id for r in rows})))
+    comment_ids = {r.comment_id for r in rows if r.comment_id is not None}
+    texts = lookup(db, select(Comment.id, Comment.text).where(Comment.id.in_(comment_ids))) if comment_ids else {}
+    cache: dict[str, bool] = {}
+    return [
+        annotation(
+            row,
+            author_name=authors.get(row.author_id, ""),
+            comment_text=texts.get(row.comment_id, "") if row.comment_id is not None else "",
+            editable=_editable(db, view, row, cache),
+            base=base,
+        )
+        for row in rows
+    ]
+
+
+def list_markups(db: Session, who: Principal, revision_id: int, *, base: str = "") -> list[dict[str, Any]]:
+    """The live markups of the revision in the tracks ``who`` reads, oldest first, as Web Annotations."""
+    view = revision_view(db, who, revision_id)
+    query = select(Markup).where(Markup.sheet_revision_id == revision_id, Markup.deleted_at.is_(None))
+    if view.readable is not None:
+        query = query.where(Markup.track_code.in_(sorted(view.readable)))
+    rows = list(db.scalars(query.order_by(Markup.id)))
+    return _annotations(db, view, rows, base)
+
+
+def get_markup(db: Session, who: Principal, markup_id: int, *, base: str = "") -> dict[str, Any]:
+    """One live markup as a Web Annotation; NotFound when it is deleted or not readable."""
+    row, view = _readable(db, who, markup_id)
+    return _annotations(db, view, [row], base)[0]
+
+
+def _readable(db: Session, who: Principal, markup_id: int) -> tuple[Markup, RevisionView]:
+    row = db.get(Markup, markup_id)
+    if row is None or row.deleted_at is not None:
+        raise NotFound("没有该批注", "no such markup")
+    try:
+        view = revision_view(db, who, row.sheet_revision_id)
+    except NotFound as exc:
+        raise NotFound("没有该批注", "no such markup") from exc
+    if not view.reads(row.track_code):
+        raise NotFound("没有该批注", "no such markup")
+    return row, view
+
+
+def _summary(view: RevisionView, row: Markup) -> str:
+    return f"{view.sheet.number} [{row.track_code}] {row.kind} #{row.id} v{row.version}"
+
+
+def create_markup(db: Session, who: Principal, revision_id: int, track: Any, value: Any) -> Markup:
+    """Store a new markup of ``who`` in ``track`` on the revision (flushed; the caller commits)."""
+    view = revision_view(db, who, revision_id)
+    require_writable(db, view.standing, view.round, track)
+    shape = validated(value, view.revision)
+    row = Markup(
+        sheet_revision_id=revision_id,
+        track_code=track,
+        author_id=who.user_id,
+        kind=shape.kind.value,
+        shape=value_of(shape),
+    )
+    db.add(row)
+    db.flush()
+    _record(db, who, "markup.created", row, _summary(view, row))
+    return row
+
+
+def check_version(current: int, expected: int) -> None:
+    """Raise :class:`PreconditionFailed` unless the client changes the version that is stored."""
+    if current != expected:
+        raise PreconditionFailed(current)
+
+
+def _own(db: Session, who: Principal, markup_id: int, expected_version: int) -> tuple[Markup, RevisionView]:
+    row, view = _readable(db, who, markup_id)
+    if row.author_id != who.user_id:
+        raise Forbidden("只有批注的绘制人可以修改或删除它", "only the markup's author may change or delete it")
+    require_writable(db, view.standing, view.round, row.track_code)
+    check_version(row.version, expected_version)
+    return row, view
+
+
+def update_markup(db: Session, who: Principal, markup_id: int, expected_version: int, value: Any) -> Markup:
+    """Replace the markup's shape; the stored version must be ``expected_version`` (flushed)."""
+    row, view = _own(db, who, markup_id, expected_version)
+    shape = validated(value, view.revision)
+    row.kind = shape.kind.value
+    row.shape = value_of(shape)
+    db.flush()
+    _record(db, who, "markup.updated", row, _summary(view, row))
+    return row
+
+
+def delete_markup(db: Session, who: Principal, markup_id: int, expected_version: int) -> Markup:
+    """Mark the markup deleted (it stays stored); the stored version must be ``expected_version`` (flushed)."""
+    row, view = _own(db, who, markup_id, expected_version)
+    row.deleted_at = dt.datetime.now(dt.UTC)
+    db.flush()
+    _record(db, who, "markup.deleted", row, _summary(view, row))
+    return row
+
+
+def _record(db: Session, who: Principal, action: str, row: Markup, summary: str) -> None:
+    audit.record(
+        db,
+        actor_id=who.user_id,
+        actor_name=who.username,
+        action=action,
+        object_type="markup",
+        object_id=row.id,
+        summary=summary,
+    )
