@@ -16,7 +16,7 @@ version, so a decision taken on a page shown before someone else's fix is refuse
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import audit, deadlines, fees, policy, submissions
 from app.errors import Conflict, Invalid, NotFound
 from app.identity.principal import Principal
-from app.intake.steps_record import FILE_SETTLED, NUMBER_LENGTH, sheet_key
+from app.intake.steps_record import DUPLICATE_PREFIX, FILE_SETTLED, NUMBER_LENGTH, PROVISIONAL_PREFIX, sheet_key
 from app.policy import Action
 from app.tracks import enabled_tracks
 from review.routing.checklist import ChecklistReport, IntakeDecision, IntakeOptions, evaluate, intake_options
@@ -78,6 +78,8 @@ class SheetEntry:
     """Findings of the sheet's latest revision (as stored)."""
     revision_id: int | None
     """Latest revision, for the viewer link."""
+    claimed: str | None = None
+    """The number the sheet counts under in the numbering report (see ``claimed_number``)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class IntakeCase:
     files: tuple[DrawingFile, ...]
     """The uploaded files, oldest first."""
     findings: tuple[Finding, ...]
-    """Numbering gaps and duplicates, unrecognised numbers, unknown project facts."""
+    """Numbering gaps and duplicates across all files, unrecognised numbers, unknown project facts."""
     record: tuple[AuditEvent, ...]
     """Intake decisions and manual fixes so far, oldest first."""
 
@@ -160,7 +162,7 @@ def load_case(session: Session, actor: Principal, submission_id: int) -> IntakeC
         report=report,
         options=intake_options(report),
         files=files,
-        findings=(*numbering_findings(entry.sheet.number for entry in sheets), *report.findings),
+        findings=(*numbering_findings(e.claimed for e in sheets if e.claimed is not None), *report.findings),
         record=_record(session, submission.id, [entry.sheet.id for entry in sheets]),
     )
 
@@ -185,6 +187,31 @@ def intake_decisions(session: Session, actor: Principal, submission_id: int) -> 
             .order_by(AuditEvent.id)
         )
     )
+
+
+def claimed_number(number: str, title_block: Mapping[str, Any] | None) -> str | None:
+    """The number a sheet counts under in the numbering report of its submission.
+
+    Its own number, except for the numbers intake gave while waiting for the clerk: a sheet recorded as
+    ``重复-<number>-<file>`` counts under the number its title block gives, so that a number used in two
+    files is reported as a duplicate; a provisional ``未识别-…`` counts under none (the sheet carries
+    TITLE_BLOCK_NO_NUMBER already).
+    """
+    if number.startswith(f"{PROVISIONAL_PREFIX}-"):
+        return None
+    if number.startswith(f"{DUPLICATE_PREFIX}-"):
+        read = (title_block or {}).get("number")
+        return read if isinstance(read, str) and read else None
+    return number
+
+
+def numbering_report(sheets: Iterable[tuple[str, Mapping[str, Any] | None]]) -> tuple[Finding, ...]:
+    """Duplicates, gaps and unrecognised numbers across every file of a submission.
+
+    ``sheets`` are the submission's sheets as (stored number, title block read at intake).
+    """
+    claimed = (claimed_number(number, block) for number, block in sheets)
+    return numbering_findings(number for number in claimed if number is not None)
 
 
 def numbering_findings(numbers: Iterable[str]) -> tuple[Finding, ...]:
@@ -248,6 +275,7 @@ def _entries(session: Session, submission_id: int) -> tuple[SheetEntry, ...]:
                 overridden=any(t.overridden for t in sheet.tracks),
                 findings=tuple(revision.findings) if revision else (),
                 revision_id=revision.id if revision else None,
+                claimed=claimed_number(sheet.number, revision.title_block if revision else None),
             )
         )
     return tuple(entries)

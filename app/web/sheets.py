@@ -28,6 +28,7 @@ from app.identity.principal import Principal
 from app.intake.keys import tile_key
 from app.intake.steps_record import READY, REJECTED, SPLIT
 from app.intake.steps_render import tile_prefix_of
+from app.intake_desk import numbering_report
 from app.policy import Action
 from app.web.auth import principal
 from app.web.i18n import catalogue, other_locale, translate
@@ -173,6 +174,7 @@ def sheet_list(request: Request) -> Response:
             discipline_label=lambda code: _label(code, locale),
             text_key="en" if locale == "en" else "zh",
             progress=_progress(view, locale),
+            numbering=numbering_report((row.sheet.number, row.revision.title_block) for row in view.rows),
         )
 
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import fees, intake_desk, submissions
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.identity.principal import Principal
+from app.intake.pipeline import process_drawing_file
 from app.tracks import ensure_tracks
 from review.routing.checklist import IntakeDecision
 from review.routing.facts import SheetFacts
 from review.routing.rules import route
+from storage.blobstore import LocalBlobStore
 from storage.models import (
     AuditEvent,
     DrawingFile,
@@ -31,6 +34,7 @@ from storage.models import (
     TrackReview,
     TrackReviewState,
 )
+from tests.app.intake.makers import title_block_pdf, upload_original
 
 ENABLED = ("fire", "civil_air_defence", "construction")
 
@@ -170,6 +174,40 @@ def test_checklist_reports_missing_items_and_numbering(session: Session) -> None
     assert "SHEET_NUMBER_GAP" in codes  # 建施-05 is missing between 04 and 06
     assert "SHEET_NUMBER_UNRECOGNISED" in codes
     assert case.unrouted == ()  # construction review reads every sheet
+
+
+def test_numbering_is_reported_across_every_file_of_the_submission(
+    session: Session, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    desk = make_desk(session, (("结施-01", "结构设计总说明"),))
+    store = LocalBlobStore(tmp_path / "objects")
+    files = {
+        "建施-甲.pdf": (("建施-01", "一层平面图"), ("建施-02", "二层平面图")),
+        "建施-乙.pdf": (("建施-02", "二层平面图（修改）"), ("建施-05", "五层平面图")),
+    }
+    for name, sheets in files.items():
+        file_id = upload_original(session_factory, store, desk.submission_id, title_block_pdf(sheets), name)
+        assert not process_drawing_file(session_factory, store, file_id).rejected
+    session.expire_all()
+    case = intake_desk.load_case(session, desk.clerk, desk.submission_id)
+    # Neither file alone has a duplicate or a gap; together they have both. The second 建施-02 was recorded
+    # under a provisional 重复-… number and still counts as 建施-02, not as an unrecognised number.
+    assert any(entry.sheet.number.startswith("重复-建施-02-") for entry in case.sheets)
+    numbering = {f.code: f for f in case.findings if f.code.startswith("SHEET_NUMBER")}
+    assert set(numbering) == {"SHEET_NUMBER_DUPLICATE", "SHEET_NUMBER_GAP"}
+    assert "图号重复：建施-02 出现 2 次" in numbering["SHEET_NUMBER_DUPLICATE"].zh
+    assert "建施-02 appears 2 times" in numbering["SHEET_NUMBER_DUPLICATE"].en
+    assert "缺少 建施-03、建施-04" in numbering["SHEET_NUMBER_GAP"].zh
+    assert "建施-03, 建施-04 missing" in numbering["SHEET_NUMBER_GAP"].en
+
+
+def test_claimed_numbers_of_provisional_sheets() -> None:
+    assert intake_desk.claimed_number("建施-01", {}) == "建施-01"
+    assert intake_desk.claimed_number("重复-建施-02-7", {"number": "建施-02"}) == "建施-02"
+    assert intake_desk.claimed_number("重复-建施-02-7", None) is None
+    assert intake_desk.claimed_number("未识别-7-1", {"number": None}) is None
+    report = intake_desk.numbering_report([("建施-01", None), ("重复-建施-01-3", {"number": "建施-1"}), ("XYZ", None)])
+    assert [f.code for f in report] == ["SHEET_NUMBER_DUPLICATE", "SHEET_NUMBER_UNRECOGNISED"]
 
 
 def test_only_clerks_use_the_desk(session: Session) -> None:

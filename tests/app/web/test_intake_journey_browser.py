@@ -1,4 +1,5 @@
-"""In a real browser, with a real worker: upload a DXF and a PDF, see both sheets identified, find a word on one.
+"""In a real browser, with a real worker: upload a DXF and a PDF, see the sheets identified and the numbering
+checked across both files, find a word on some.
 
 The web server and the Celery worker share one database, object store and broker (the embedded one),
 as in a single-machine installation; nothing in the intake is stubbed.
@@ -75,7 +76,7 @@ def test_designer_uploads_and_finds_sheets(  # type: ignore[no-untyped-def]
     dxf = tmp_path / "建施-02 二层平面图.dxf"
     dxf.write_bytes(layout_dxf("建施-02", "二层平面图"))
     pdf = tmp_path / "建施-01 一层平面图.pdf"
-    pdf.write_bytes(title_block_pdf((("建施-01", "一层平面图"),)))
+    pdf.write_bytes(title_block_pdf((("建施-01", "一层平面图"), ("建施-04", "四层平面图"))))
 
     context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
@@ -112,19 +113,22 @@ def test_designer_uploads_and_finds_sheets(  # type: ignore[no-untyped-def]
     page.wait_for_function("() => document.querySelectorAll('[data-testid=file-row]').length === 2")
 
     sheets_url = f"{submission_url}/sheets"
-    _wait_for_sheets(page, sheets_url, {"建施-01", "建施-02"})
+    _wait_for_sheets(page, sheets_url, {"建施-01", "建施-02", "建施-04"})
     rows = page.get_by_test_id("sheet-row")
-    assert rows.count() == 2
-    assert page.locator("img.sheet-thumb").count() == 2
+    assert rows.count() == 3
+    assert page.locator("img.sheet-thumb").count() == 3
+    # 建施-02 came from the DXF, 建施-01 and 建施-04 from the PDF: the gap is found across the two files.
+    numbering = page.get_by_test_id("numbering-finding").all_inner_texts()
+    assert numbering == ["图号不连续：缺少 建施-03"]
     page.screenshot(path=screenshots / "intake-journey-sheets.png", full_page=True)
 
-    word = BODY_TEXT.split()[1]  # 消防车道, printed on 建施-01 only
+    word = BODY_TEXT.split()[1]  # 消防车道, printed on the PDF's sheets only
     page.get_by_test_id("search-input").fill(word)
     page.get_by_test_id("search-submit").click()
     page.wait_for_url(f"{submission_url}/search?q=*")
     hits = page.get_by_test_id("search-hit")
-    assert hits.count() == 1
-    assert page.get_by_test_id("search-hit-number").inner_text() == "建施-01"
+    assert hits.count() == 2
+    assert sorted(page.get_by_test_id("search-hit-number").all_inner_texts()) == ["建施-01", "建施-04"]
     assert word in hits.first.inner_text()
     page.screenshot(path=screenshots / "intake-journey-search.png", full_page=True)
 

@@ -87,6 +87,36 @@ def test_the_sheet_list_shows_sheets_status_and_progress(
     assert "仍在切片" in pending.text
 
 
+def test_the_sheet_list_reports_numbering_across_all_files(client: TestClient, web_platform: Platform) -> None:
+    submission_id = _submission(web_platform)
+    first = (("建施-01", "一层平面图"), ("建施-02", "二层平面图"))
+    second = (("建施-02", "二层平面图"), ("建施-05", "五层平面图"))
+    for name, sheets in (("建施-甲.pdf", first), ("建施-乙.pdf", second)):
+        file_id = _add_file(web_platform, submission_id, title_block_pdf(sheets), name)
+        process_drawing_file(web_platform.sessions, web_platform.store, file_id)
+    sign_in(client, web_platform, "designer")
+    page = client.get(f"/submissions/{submission_id}/sheets").text
+    assert 'data-testid="numbering"' in page
+    assert page.count('data-testid="numbering-finding"') == 2
+    assert 'data-code="SHEET_NUMBER_DUPLICATE"' in page
+    assert "图号重复：建施-02 出现 2 次" in page
+    assert "图号不连续：缺少 建施-03、建施-04" in page
+    assert "SHEET_NUMBER_UNRECOGNISED" not in page
+    english = client.get(f"/submissions/{submission_id}/sheets", headers={"Accept-Language": "en"}).text
+    assert "Sheet numbering" in english
+    assert "Gap in sheet numbers: 建施-03, 建施-04 missing" in english
+
+
+def test_one_file_without_gaps_says_so(
+    client: TestClient, web_platform: Platform, processed: tuple[int, list[int]]
+) -> None:
+    submission_id, _ = processed
+    sign_in(client, web_platform, "designer")
+    page = client.get(f"/submissions/{submission_id}/sheets").text
+    assert "全部文件的图号中未发现重号、缺号或无法识别的图号。" in page
+    assert 'data-testid="numbering-finding"' not in page
+
+
 def test_an_empty_submission_says_so_in_english(client: TestClient, web_platform: Platform) -> None:
     submission_id = _submission(web_platform)
     sign_in(client, web_platform, "designer")
