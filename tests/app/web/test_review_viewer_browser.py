@@ -243,3 +243,153 @@ def _api_ready(page, site: Site) -> bool:  # type: ignore[no-untyped-def]
         f"/api/v1/sheet-revisions/{site.sheets['建施-01']}/context",
     )
     return bool(status == 200)
+
+
+def test_the_cloud_is_drawn_as_the_platform_draws_it(chromium, site: Site) -> None:  # type: ignore[no-untyped-def]
+    """The browser's revision cloud has the same path data as review/markups/geometry.cloud_svg_path."""
+    from review.markups.geometry import cloud_svg_path
+
+    page = _signed_in(chromium, site, "fire.reviewer")
+    _open(page, site, "建施-01")
+    shapes = [
+        ((100.0, 100.0), (260.0, 100.0), (260.0, 180.0), (100.0, 180.0)),  # clockwise on screen
+        ((10.5, 20.25), (15.0, 90.0), (80.0, 60.0)),  # counter-clockwise, uneven edges
+    ]
+    for points in shapes:
+        for arc in (12.0, 7.5):
+            drawn = page.evaluate(
+                "async ([points, arc]) => (await import('/static/viewer/geometry.js')).cloudPath(points, arc)",
+                [points, arc],
+            )
+            assert drawn == cloud_svg_path(points, arc)
+    page.context.close()
+
+
+def _markups(page) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """The markups the page shows: id, version and the box on the sheet."""
+    found: list[dict[str, Any]] = page.evaluate(
+        """() => [...window.liantuViewer.markups.items.values()].map(({info}) => ({
+            id: info.id, version: info.version, kind: info.markup.kind, points: info.markup.points,
+            shown: document.querySelector(`g[data-markup-id="${info.id}"]`).dataset.version,
+        }))"""
+    )
+    return found
+
+
+def _wait_markups(page, predicate, what: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 3
+    while True:
+        found = _markups(page)
+        if predicate(found):
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: the page shows {found}")
+        page.wait_for_timeout(50)  # polling the page's state with a deadline
+
+
+def _drag_sheet(page, start: tuple[float, float], end: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
+    sx, sy = _client_point(page, *start)
+    ex, ey = _client_point(page, *end)
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move((sx + ex) / 2, (sy + ey) / 2, steps=4)
+    page.mouse.move(ex, ey, steps=4)
+    page.mouse.up()
+
+
+def _live(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_selector("body[data-live='open']", timeout=TIMEOUT_MS)
+
+
+def test_two_reviewers_see_each_others_markups_and_comments_live(chromium, site: Site) -> None:  # type: ignore[no-untyped-def]
+    a = _signed_in(chromium, site, "fire.reviewer")
+    b = _signed_in(chromium, site, "fire.lead")
+    if not _api_ready(a, site):
+        pytest.skip("the review API does not answer yet")
+    for page in (a, b):
+        _open(page, site, "建施-01")
+        _live(page)
+    assert _markups(b) == []
+
+    # A draws a revision cloud: three clicks and a double-click.
+    a.keyboard.press("c")
+    for x, y in ((200, 200), (420, 200), (420, 330)):
+        _click_sheet(a, x, y)
+    cx, cy = _client_point(a, 200, 330)
+    a.mouse.dblclick(cx, cy)
+    mine = _wait_markups(a, lambda found: len(found) == 1, "A's cloud was not created")[0]
+    assert mine["kind"] == "cloud"
+    assert len(mine["points"]) == 4
+    path = a.locator(f'g[data-markup-id="{mine["id"]}"] path').get_attribute("d") or ""
+    assert path.count("A") > 20  # bulges along every edge
+    # B's open viewer shows it without a reload.
+    theirs = _wait_markups(b, lambda found: len(found) == 1, "B did not receive A's cloud")[0]
+    assert theirs["id"] == mine["id"]
+    assert b.locator(f'g[data-markup-id="{mine["id"]}"].editable').count() == 0
+
+    # A writes a comment on the cloud with a clause of GB 50016; B's panel shows it.
+    a.get_by_test_id("clause-search").fill("疏散楼梯")
+    a.get_by_test_id("clause-result").first.wait_for(timeout=TIMEOUT_MS)
+    clause = a.get_by_test_id("clause-result").first.inner_text()
+    a.get_by_test_id("clause-result").first.click()
+    assert a.get_by_test_id("clause-chip").count() == 1
+    text = "疏散楼梯间的门应采用乙级防火门 <b>并向疏散方向开启</b>"
+    a.get_by_test_id("comment-text").fill(text)
+    assert "1" in a.get_by_test_id("comment-selection").inner_text()
+    a.get_by_test_id("comment-submit").click()
+    a.get_by_test_id("comment").first.wait_for(timeout=TIMEOUT_MS)
+    b.get_by_test_id("comment").first.wait_for(timeout=3_000)
+    for page in (a, b):
+        assert page.get_by_test_id("comment-text-shown").first.inner_text() == text  # shown as text, not markup
+        assert "GB 50016" in page.get_by_test_id("comment-clause").first.inner_text()
+        assert page.locator(".comment-text b").count() == 0
+    assert clause.split()[0] in b.get_by_test_id("comment-clause").first.inner_text()
+    a.screenshot(path=site.shots / "reviewer-a-cloud-comment.png")
+    b.screenshot(path=site.shots / "reviewer-b-live.png")
+
+    # A moves the cloud; B's copy follows.
+    before = _markups(a)[0]["version"]  # the comment took the cloud in: that counts as a change too
+    a.keyboard.press("v")
+    _drag_sheet(a, (300, 260), (360, 300))
+    moved = _wait_markups(a, lambda found: found[0]["version"] > before, "A's move was not saved")[0]
+    assert moved["points"][0] == pytest.approx([260, 240], abs=2)
+    followed = _wait_markups(b, lambda found: found[0]["version"] == moved["version"], "B missed the move")[0]
+    assert followed["points"] == moved["points"]
+    b.screenshot(path=site.shots / "reviewer-b-moved.png")
+
+    # B edits a markup of their own from a window whose live connection is down: that edit is stale.
+    b.keyboard.press("r")
+    _drag_sheet(b, (600, 500), (700, 560))
+    rect = _wait_markups(b, lambda found: len(found) == 2, "B's rectangle was not created")
+    own = next(m for m in rect if m["kind"] == "rectangle")
+    stale = b.context.new_page()
+    stale_errors: list[str] = []
+    stale.on("pageerror", lambda exc: stale_errors.append(str(exc)))
+    stale.route("**/events", lambda route: route.abort())
+    stale.goto(f"{site.url}/sheet-revisions/{site.sheets['建施-01']}")
+    stale.wait_for_selector("body[data-viewer='ready']", timeout=TIMEOUT_MS)
+    _wait_markups(stale, lambda found: len(found) == 2, "the second window did not load the markups")
+    b.keyboard.press("v")
+    _drag_sheet(b, (650, 530), (650, 600))
+    _wait_markups(b, lambda found: any(m["id"] == own["id"] and m["version"] == 2 for m in found), "B's move")
+    stale.keyboard.press("v")
+    _drag_sheet(stale, (650, 530), (750, 530))
+    notice = stale.get_by_test_id("viewer-notice")
+    # (Before the edit it told that live updates were cut off.)
+    stale.wait_for_function(
+        "() => document.getElementById('viewer-notice').textContent.includes('已被他人修改')", timeout=TIMEOUT_MS
+    )
+    assert notice.get_attribute("data-level") == "warning"
+    assert "已被他人修改" in notice.inner_text()
+    assert "Someone else changed this markup" in notice.inner_text()
+    # The stale window now shows what the server holds: B's first move, not the refused one.
+    reloaded = _wait_markups(
+        stale, lambda found: any(m["id"] == own["id"] and m["version"] == 2 for m in found), "reload after 412"
+    )
+    assert next(m for m in reloaded if m["id"] == own["id"])["points"][0][1] == pytest.approx(570, abs=2)
+    stale.screenshot(path=site.shots / "stale-edit-conflict.png")
+    assert a.errors == []
+    assert b.errors == []
+    assert stale_errors == []
+    a.context.close()
+    b.context.close()
