@@ -153,6 +153,11 @@ def conclude_round(
     if current is not None:
         current.closed_at = utcnow()
         session.flush()
+    if submission.state is SubmissionState.PASSED:
+        # Every track passed: the result is composed by a worker once this transaction commits.
+        from app.sealing.compose import queue_composition
+
+        queue_composition(session, submission.id)
     return submission
 
 
