@@ -1,0 +1,183 @@
+"""Comparing a resubmitted sheet with its previous revision (修改对比), then carrying its comments over.
+
+:func:`compare_revision` (the ``sheet_revision.compare`` job) reads the two revisions named by the
+revision's :class:`~storage.models.RevisionComparison`: when both come from DXF originals, their layouts are
+compared entity by entity (:func:`review.compare.entity_changes`); otherwise their sheet PDFs are compared
+as pictures (:func:`review.compare.raster_changes`). The merged change rectangles are stored on the
+comparison (``regions``: ``x0, y0, x1, y1`` in sheet points of the new revision and ``what``: added,
+removed or changed), with an overlay image (old red, new blue, both black) under
+``derived/compare/<old sheet sha>-<new sheet sha>-<version>.png``, and the open comments of the previous
+revision are carried over (:func:`app.rounds.carry.carry_sheet`), all in one transaction with the run's
+completion. A DXF that cannot be read for the entity comparison falls back to the raster comparison, with a
+finding saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pymupdf as _pymupdf
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.errors import NotFound
+from app.intake.steps_read import splittable_kind
+from app.intake.steps_record import finding_json
+from app.rounds.carry import carry_sheet, rectangles
+from review.compare import ChangeSet, CompareError, entity_changes, overlay_pdf, raster_changes
+from review.drawing.dxf_reader import ReadOptions, read_dxf
+from review.errors import ReviewError
+from review.filetypes import FileKind
+from review.sheets.findings import Finding, Severity
+from storage.blobstore import BlobStore
+from storage.db import transaction
+from storage.models import DrawingFile, RevisionComparison, SheetRevision, utcnow
+
+pymupdf: Any = _pymupdf
+
+COMPARE_REVISION = "sheet_revision.compare"
+COMPARE_VERSION = 1
+"""Raised when what the comparison stores changes, so that overlays are made again."""
+OVERLAY_DPI = 72.0
+"""Resolution of the overlay image; the viewer lays it over the tiles, so it needs no more."""
+DXF_KINDS = (FileKind.DXF_ASCII, FileKind.DXF_BINARY)
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One revision's sheet PDF and, when it came from a DXF, the original and layout."""
+
+    pdf: bytes
+    pdf_sha256: str
+    dxf: bytes | None
+    layout_name: str
+
+
+def _read(store: BlobStore, key: str) -> bytes:
+    with store.open(key) as stream:
+        data: bytes = stream.read()
+    return data
+
+
+def _side(db: Session, store: BlobStore, revision: SheetRevision) -> _Side:
+    if not revision.pdf_key:
+        raise NotFound("该图纸尚未生成图纸 PDF", "the sheet has no sheet PDF yet")
+    pdf = _read(store, revision.pdf_key)
+    drawing = db.get_one(DrawingFile, revision.drawing_file_id)
+    dxf = None
+    if revision.layout_name:
+        original = _read(store, drawing.object_key)
+        try:
+            dxf = original if splittable_kind(original) in DXF_KINDS else None
+        except ReviewError:
+            dxf = None
+    return _Side(pdf, hashlib.sha256(pdf).hexdigest(), dxf, revision.layout_name)
+
+
+def changes_between(old: _Side, new: _Side) -> tuple[ChangeSet, list[Finding]]:
+    """The change set of two sheets: entity diff when both are DXF layouts, raster diff otherwise."""
+    findings: list[Finding] = []
+    if old.dxf is not None and new.dxf is not None:
+        try:
+            old_doc = read_dxf(old.dxf, ReadOptions(audit=False)).doc
+            new_doc = read_dxf(new.dxf, ReadOptions(audit=False)).doc
+            if old.layout_name == new.layout_name:
+                return entity_changes(old_doc, new_doc, new.layout_name), findings
+            findings.append(
+                Finding(
+                    "COMPARE_LAYOUT_RENAMED",
+                    Severity.INFO,
+                    f"布局名称由 {old.layout_name} 改为 {new.layout_name}，按图面像素对比",
+                    f"the layout was renamed from {old.layout_name} to {new.layout_name}; compared as pictures",
+                )
+            )
+        except (ReviewError, CompareError) as exc:
+            findings.append(
+                Finding(
+                    "COMPARE_DXF_FALLBACK",
+                    Severity.WARNING,
+                    f"无法按图元对比（{exc}），已按图面像素对比",
+                    f"the entities could not be compared ({exc}); compared as pictures",
+                )
+            )
+    return raster_changes(old.pdf, 0, new.pdf, 0), findings
+
+
+def overlay_png(old: bytes, new: bytes, changes: ChangeSet) -> bytes:
+    """Old and new in two colours with the change regions outlined, as one PNG."""
+    document = pymupdf.open(stream=overlay_pdf(old, 0, new, 0, changes, dpi=OVERLAY_DPI), filetype="pdf")
+    try:
+        pixmap = document[0].get_pixmap(matrix=pymupdf.Matrix(OVERLAY_DPI / 72.0, OVERLAY_DPI / 72.0), alpha=False)
+        data: bytes = pixmap.tobytes("png")
+    finally:
+        document.close()
+    return data
+
+
+def overlay_key(old_sha256: str, new_sha256: str) -> str:
+    return f"derived/compare/{old_sha256}-{new_sha256}-{COMPARE_VERSION}.png"
+
+
+def regions_json(changes: ChangeSet) -> list[dict[str, Any]]:
+    return [
+        {"x0": round(r.x0, 2), "y0": round(r.y0, 2), "x1": round(r.x1, 2), "y1": round(r.y1, 2), "what": r.kind.value}
+        for r in changes.rectangles
+    ]
+
+
+Finish = Callable[[Session, str], None]
+
+
+def compare_revision(
+    sessions: sessionmaker[Session], store: BlobStore, revision_id: int, finish: Finish | None = None
+) -> str:
+    """Compare the revision with the one it continues, store the regions and overlay, carry the comments over."""
+    with sessions() as db:
+        comparison = db.get(RevisionComparison, revision_id)
+        if comparison is None:
+            raise NotFound("该图纸没有可对比的上一版", "the sheet has no previous revision to compare with")
+        previous_id = comparison.previous_revision_id
+        old = _side(db, store, db.get_one(SheetRevision, previous_id))
+        new = _side(db, store, db.get_one(SheetRevision, revision_id))
+    changes, findings = changes_between(old, new)
+    key = overlay_key(old.pdf_sha256, new.pdf_sha256)
+    if not store.exists(key):
+        png = overlay_png(old.pdf, new.pdf, changes)
+        store.put_stream(key, io.BytesIO(png), content_type="image/png", expected_size=len(png))
+    regions = regions_json(changes)
+    with transaction(sessions) as db:
+        comparison = db.get_one(RevisionComparison, revision_id)
+        if comparison.previous_revision_id != previous_id:
+            # The clerk matched the sheet to another revision meanwhile; that change queued its own comparison.
+            message = "对比已由新的匹配取代 / superseded by a new match"
+        else:
+            comparison.method = changes.method
+            comparison.regions = regions
+            comparison.overlay_key = key
+            comparison.computed_at = utcnow()
+            comparison.findings = [finding_json(f) for f in (*changes.findings, *findings)]
+            previous = db.get_one(SheetRevision, previous_id)
+            revision = db.get_one(SheetRevision, revision_id)
+            carried = carry_sheet(db, previous, revision, rectangles(regions))
+            message = (
+                f"变更区域 {len(regions)} 处，延续批注 {carried} 个 / "
+                f"{len(regions)} changed region(s), {carried} markup(s) carried over"
+            )
+        if finish is not None:
+            finish(db, message)
+    return message
+
+
+def queue_compare(db: Session, revision_id: int) -> None:
+    """Queue the comparison of a revision whose match was just recorded (sent after commit)."""
+    from app.tasks.dispatch import enqueue
+
+    enqueue(db, COMPARE_REVISION, object_type="sheet_revision", object_id=revision_id, sheet_revision_id=revision_id)
+
+
+def comparison_of(db: Session, revision_id: int) -> RevisionComparison | None:
+    return db.scalar(select(RevisionComparison).where(RevisionComparison.sheet_revision_id == revision_id))

@@ -1,0 +1,218 @@
+"""Answers, resubmission into round 2, matching, compare and carry-over, with sheets through real intake."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.drawings import add_original
+from app.errors import Conflict, Invalid
+from app.rounds.answers import answer_comment, resubmit
+from app.rounds.compare import COMPARE_REVISION, compare_revision
+from app.rounds.conclude import conclude_track
+from app.rounds.matching import match_view, set_match
+from app.tracks import CIVIL_AIR_DEFENCE, FIRE
+from storage.blobstore import LocalBlobStore
+from storage.db import transaction
+from storage.models import (
+    ClockPause,
+    Comment,
+    CommentEntry,
+    Markup,
+    RevisionComparison,
+    Round,
+    Sheet,
+    SheetRevision,
+    Submission,
+    SubmissionState,
+    TaskRun,
+)
+from tests.app.rounds.conftest import CHANGE_MODEL, CHANGE_RADIUS, Case, model_to_sheet, sheet_dxf, upload
+from tests.app.rounds.helpers import comment_with_box
+
+CX, CY = model_to_sheet(*CHANGE_MODEL)
+R = CHANGE_RADIUS * 0.01 * 72 / 25.4
+NEAR_CHANGE = (CX - 2 * R, CY - 2 * R, CX + 2 * R, CY + 2 * R)
+AWAY = (120.0, 120.0, 200.0, 180.0)
+
+
+def _revise(sessions: sessionmaker[Session], case: Case) -> dict[str, int]:
+    """Fire writes two comments on 建施-03 (one where the change will be) and one on 建施-04, then revise."""
+    ids = {
+        "changed": comment_with_box(
+            sessions, case.fire_reviewer, case.revisions["建施-03"], FIRE, NEAR_CHANGE, "加疏散口"
+        )[0],
+        "same": comment_with_box(sessions, case.fire_reviewer, case.revisions["建施-03"], FIRE, AWAY, "防火门等级")[0],
+        "other": comment_with_box(sessions, case.fire_reviewer, case.revisions["建施-04"], FIRE, AWAY, "楼梯间")[0],
+    }
+    with transaction(sessions) as db:
+        conclude_track(db, case.fire_lead, case.round_id, FIRE, "revise")
+        conclude_track(db, case.airdef_lead, case.round_id, CIVIL_AIR_DEFENCE, "passed")
+    return ids
+
+
+def _answer_all(sessions: sessionmaker[Session], case: Case, ids: dict[str, int]) -> None:
+    for comment_id in ids.values():
+        with transaction(sessions) as db:
+            version = db.get_one(Comment, comment_id).version
+            answer_comment(db, None, case.designer, comment_id, expected_version=version, text="已按意见修改")
+
+
+def test_resubmission_needs_every_comment_answered(
+    session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore
+) -> None:
+    ids = _revise(session_factory, case)
+    with transaction(session_factory) as db:
+        version = db.get_one(Comment, ids["same"]).version
+        answer_comment(db, None, case.designer, ids["same"], expected_version=version, text="已修改")
+    with pytest.raises(Invalid) as refused, transaction(session_factory) as db:
+        resubmit(db, store, case.designer, case.submission_id)
+    assert "XF-1" in refused.value.zh
+    assert "XF-3" in refused.value.en
+    assert "XF-2" not in refused.value.zh
+    with session_factory() as db:
+        assert db.get_one(Submission, case.submission_id).state is SubmissionState.REVISING
+
+
+def test_changed_dxf_sheet_is_compared_and_markups_carry_over_flagged(
+    session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore
+) -> None:
+    ids = _revise(session_factory, case)
+    _answer_all(session_factory, case, ids)
+    upload(session_factory, store, case.designer, case.submission_id, sheet_dxf("建施-03", added_circle=True), "r2.dxf")
+    with transaction(session_factory) as db:
+        done = resubmit(db, store, case.designer, case.submission_id)
+    assert len(done.matches.by_number) == 1
+    assert len(done.matches.carried) == 1
+    assert done.matches.by_content == ()
+
+    with session_factory() as db:
+        assert db.get_one(Submission, case.submission_id).state is SubmissionState.SUBMITTED
+        assert db.scalars(select(ClockPause)).one().ended_at is not None
+        revisions = dict(
+            db.execute(
+                select(Sheet.number, SheetRevision)
+                .join(SheetRevision, SheetRevision.sheet_id == Sheet.id)
+                .where(SheetRevision.round_id == done.round.id)
+            )
+            .tuples()
+            .all()
+        )
+        new03, carried04 = revisions["建施-03"], revisions["建施-04"]
+        previous04 = db.get_one(SheetRevision, case.revisions["建施-04"])
+        # The sheet not resubmitted is in the new round with the same renders.
+        assert carried04.pdf_key == previous04.pdf_key
+        assert carried04.drawing_file_id == previous04.drawing_file_id
+        comparison = db.get_one(RevisionComparison, new03.id)
+        assert comparison.matched_by == "number"
+        assert comparison.previous_revision_id == case.revisions["建施-03"]
+        runs = db.scalars(select(TaskRun).where(TaskRun.name == COMPARE_REVISION)).all()
+        assert [run.arguments for run in runs] == [{"sheet_revision_id": new03.id}]
+        new03_id, carried04_id = new03.id, carried04.id
+
+    message = compare_revision(session_factory, store, new03_id)
+    assert "1" in message
+    compare_revision(session_factory, store, new03_id)  # a second delivery changes nothing
+    with session_factory() as db:
+        comparison = db.get_one(RevisionComparison, new03_id)
+        assert comparison.method == "entities"
+        assert comparison.regions
+        assert comparison.overlay_key is not None
+        assert store.exists(comparison.overlay_key)
+        hit = [r for r in comparison.regions if r["x0"] - 1 <= CX <= r["x1"] + 1 and r["y0"] - 1 <= CY <= r["y1"] + 1]
+        assert hit, comparison.regions
+        assert all(r["x1"] - r["x0"] < 200 for r in comparison.regions)
+        markups = db.scalars(select(Markup).where(Markup.sheet_revision_id == new03_id).order_by(Markup.id)).all()
+        assert len(markups) == 2
+        flags = {db.get_one(Comment, m.comment_id).carried_from_id: m.region_changed for m in markups}
+        assert flags == {ids["changed"]: True, ids["same"]: False}
+        assert all(m.carried_from_id is not None for m in markups)
+        carried = db.scalars(select(Markup).where(Markup.sheet_revision_id == carried04_id)).one()
+        assert carried.region_changed is False
+        # Carried comments keep their thread and status; round 1's comments stay as issued.
+        moved = db.scalars(select(Comment).where(Comment.carried_from_id == ids["changed"])).one()
+        assert moved.status == "answered"
+        assert moved.round_id == db.scalars(select(Round).where(Round.number == 2)).one().id
+        entries = db.scalars(select(CommentEntry).where(CommentEntry.comment_id == moved.id)).all()
+        assert [e.text for e in entries] == ["已按意见修改"]
+        assert db.get_one(Comment, ids["changed"]).sheet_revision_id == case.revisions["建施-03"]
+
+
+def test_designer_cannot_act_while_the_clerk_holds_the_submission(
+    session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore
+) -> None:
+    ids = _revise(session_factory, case)
+    _answer_all(session_factory, case, ids)
+    with transaction(session_factory) as db:
+        resubmit(db, store, case.designer, case.submission_id)
+    with session_factory() as db:
+        version = db.get_one(Comment, ids["same"]).version
+    with pytest.raises(Conflict), transaction(session_factory) as db:
+        answer_comment(db, None, case.designer, ids["same"], expected_version=version, text="再补充")
+    with pytest.raises(Conflict), transaction(session_factory) as db:
+        resubmit(db, store, case.designer, case.submission_id)
+    with pytest.raises(Conflict), transaction(session_factory) as db:
+        add_original(
+            db,
+            store,
+            case.designer,
+            case.submission_id,
+            io.BytesIO(sheet_dxf("建施-09")),
+            file_name="x.dxf",
+            max_bytes=10**8,
+        )
+
+
+def test_renumbered_sheet_is_matched_by_content_and_listed_for_the_clerk(
+    session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore
+) -> None:
+    ids = _revise(session_factory, case)
+    _answer_all(session_factory, case, ids)
+    upload(session_factory, store, case.designer, case.submission_id, sheet_dxf("建施-05"), "renumbered.dxf")
+    with transaction(session_factory) as db:
+        done = resubmit(db, store, case.designer, case.submission_id)
+    assert len(done.matches.by_content) == 1
+    assert len(done.matches.carried) == 1  # 建施-03, not resubmitted
+    renumbered = done.matches.by_content[0]
+    with session_factory() as db:
+        comparison = db.get_one(RevisionComparison, renumbered)
+        assert comparison.matched_by == "content"
+        assert comparison.previous_revision_id == case.revisions["建施-04"]
+        view = match_view(db, case.clerk, case.submission_id)
+        assert [row.sheet.number for row in view.listed] == ["建施-05"]
+        assert view.listed[0].previous_sheet is not None
+        assert view.listed[0].previous_sheet.number == "建施-04"
+
+    # The clerk says it is a new sheet: 建施-04 is carried forward instead.
+    with transaction(session_factory) as db:
+        set_match(db, case.clerk, case.submission_id, renumbered, None)
+    with session_factory() as db:
+        assert db.get(RevisionComparison, renumbered) is None
+        numbers = db.scalars(
+            select(Sheet.number)
+            .join(SheetRevision)
+            .where(SheetRevision.round_id == done.round.id)
+            .order_by(Sheet.number)
+        ).all()
+        assert numbers == ["建施-03", "建施-04", "建施-05"]
+    # And back: the clerk confirms the match; the carried 建施-04 goes away again.
+    with transaction(session_factory) as db:
+        set_match(db, case.clerk, case.submission_id, renumbered, case.revisions["建施-04"])
+    with session_factory() as db:
+        assert db.get_one(RevisionComparison, renumbered).matched_by == "clerk"
+        numbers = db.scalars(
+            select(Sheet.number)
+            .join(SheetRevision)
+            .where(SheetRevision.round_id == done.round.id)
+            .order_by(Sheet.number)
+        ).all()
+        assert numbers == ["建施-03", "建施-05"]
+    compare_revision(session_factory, store, renumbered)
+    with session_factory() as db:
+        carried = db.scalars(select(Markup).where(Markup.sheet_revision_id == renumbered)).one()
+        assert db.get_one(Comment, carried.comment_id).carried_from_id == ids["other"]
+    with pytest.raises(Invalid), transaction(session_factory) as db:
+        set_match(db, case.clerk, case.submission_id, renumbered, renumbered)
