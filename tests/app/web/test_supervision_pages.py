@@ -138,3 +138,10 @@ def test_screenshots(chromium, live_server, screenshots, tmp_path: Path) -> None
         assert page.get_by_test_id("stat-on-time").inner_text() == "75.0%"
         page.screenshot(path=screenshots / f"supervision-{locale}.png", full_page=True)
         context.close()
+
+
+def test_the_top_bar_links_the_board_for_the_bureau_only(client: TestClient, web_platform: Platform) -> None:
+    sign_in(client, web_platform, "bureau")
+    assert 'data-testid="nav-supervision"' in client.get("/").text
+    sign_in(client, web_platform, "designer")
+    assert 'data-testid="nav-supervision"' not in client.get("/").text
