@@ -39,7 +39,7 @@ class ReminderTimer:
 
     def __init__(self, interval_seconds: float, first_delay_seconds: float = FIRST_DELAY_SECONDS) -> None:
         self.interval = interval_seconds
-        self.first_delay = first_delay_seconds
+        self.first_delay = min(first_delay_seconds, interval_seconds)
         self._stop = threading.Event()
 
     def start(self) -> None:

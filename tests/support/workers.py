@@ -191,6 +191,8 @@ def _environment(root: Path, broker_url: str, broker_options: dict[str, Any]) ->
         "LIANTU_BROKER_URL": broker_url,
         "LIANTU_WORKER_CONCURRENCY": "1",
         "LIANTU_TASK_TIME_LIMIT_SECONDS": "60",
+        # No deadline reminders queued by the worker's own timer unless a test asks for them.
+        "LIANTU_REMINDER_INTERVAL_SECONDS": "0",
     }
     settings = load_settings(environ)
     engine = make_engine(settings.effective_database_url)
