@@ -405,7 +405,7 @@ def verify_upload(
     public page never hashes stored objects on a visitor's request.
     """
     if who is not None:
-        _require_bureau(who)
+        require_bureau(who)
     accept_pdf(data, max_bytes=max_bytes)
     result, matches = _record_of(session, _sha256(data), data)
     manifest = check_manifest(session, store, result) if who is not None and result is not None else None
@@ -422,7 +422,7 @@ def verify_upload(
     )
 
 
-def _require_bureau(who: Principal) -> None:
+def require_bureau(who: Principal) -> None:
     if not who.has_role(Role.BUREAU_OFFICER):
         raise Forbidden("只有住建局经办人可以核验文件", "Only construction bureau officers verify files here")
 
@@ -435,7 +435,7 @@ def latest_verification(session: Session, result_id: int, *, public: bool | None
 
 
 def get_verification(session: Session, who: Principal, verification_id: int) -> Verification:
-    _require_bureau(who)
+    require_bureau(who)
     row = session.get(Verification, verification_id)
     if row is None:
         raise NotFound("没有该验证记录", "no such verification")

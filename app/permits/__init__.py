@@ -19,8 +19,8 @@ import datetime as dt
 import hashlib
 import io
 import re
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from pyhanko.sign import signers
@@ -91,13 +91,30 @@ def use_seal_source(source: SealSource | None) -> None:
     _seal_source = source
 
 
-def bureau_seal(session: Session, organization: Organization) -> AbstractContextManager[BureauSeal]:
-    if _seal_source is None:
+def bureau_seal(
+    session: Session, organization: Organization, settings: Settings, store: BlobStore
+) -> AbstractContextManager[BureauSeal]:
+    """The installed source's seal, else the organisation's active identity and seal image."""
+    if _seal_source is not None:
+        return _seal_source(session, organization)
+    return _stored_seal(session, organization, settings, store)
+
+
+@contextmanager
+def _stored_seal(
+    session: Session, organization: Organization, settings: Settings, store: BlobStore
+) -> Iterator[BureauSeal]:
+    from app.sealing import identities, seals
+
+    identity = identities.active_identity(session, organization.id)
+    image = seals.active_seal(session, organization.id)
+    if identity is None or image is None:
         raise Conflict(
-            f"{organization.name}尚未配置电子签章证书，无法签发施工许可证",
-            f"{organization.name} has no signing identity; the permit cannot be sealed",
+            f"{organization.name}尚未配置电子签章证书或印章图片，无法签发施工许可证",
+            f"{organization.name} has no signing identity or seal image; the permit cannot be sealed",
         )
-    return _seal_source(session, organization)
+    with identities.open_signer(settings, identity) as signer:
+        yield BureauSeal(signer, seals.seal_png(store, image))
 
 
 # Numbers ----------------------------------------------------------------------------------------
@@ -216,7 +233,7 @@ def issue_permit(
         verification_url=f"{settings.effective_public_url}/verify/{review_number}",
     )
     try:
-        with bureau_seal(session, organization) as seal:
+        with bureau_seal(session, organization, settings, store) as seal:
             pdf = sign(
                 compose_permit(data),
                 field_name="bureau",

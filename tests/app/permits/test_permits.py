@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -155,6 +156,7 @@ def test_a_bureau_without_a_seal_gets_a_clear_refusal(web_platform, case: Sealed
     with pytest.raises(Conflict) as refused:
         _issue(web_platform, _who(web_platform, "bureau"), case.submission_id)
     assert "签章证书" in refused.value.zh
+    assert refused.value.en
     with web_platform.sessions() as db:
         assert db.get(Submission, case.submission_id).state is SubmissionState.SEALED
         assert db.scalars(select(Permit)).first() is None
@@ -173,8 +175,10 @@ def test_permit_numbers_run_per_year(web_platform, case: SealedCase) -> None:
 
 
 def test_a_submission_not_yet_sealed_gets_no_permit(web_platform, test_pki) -> None:  # type: ignore[no-untyped-def]
-    partial = seal_files(
-        test_pki, PUBLIC_URL, project_code="2026-420100-47-01-000999", review_number="LT-2026-000999", signed=2
+    partial = dataclasses.replace(
+        seal_files(test_pki, PUBLIC_URL, signed=2),
+        project_code="2026-420100-47-01-000999",
+        review_number="LT-2026-000999",
     )
     case = make_sealed_submission(web_platform, partial)
     with pytest.raises(Conflict):
