@@ -19,6 +19,7 @@ import pymupdf as _pymupdf
 
 from app.intake.keys import sheet_pdf_key
 from review.drawing import DxfReadResult, SheetSource, find_sheets, read_dxf, render_sheet
+from review.drawing.layouts import measuring_units
 from review.drawing.render import RENDERER_VERSION
 from review.errors import ReviewError, UnreadableDrawing
 from review.filetypes import FileKind, sniff
@@ -26,6 +27,7 @@ from review.sheets.findings import Finding, Severity
 from review.sheets.paper import MM_PER_POINT, nearest_paper
 from review.sheets.pdf_source import load_document, open_pdf, page_text_items
 from review.sheets.titleblock import TitleBlock, read_title_block
+from review.sheets.units import scale_units
 from storage.blobstore import BlobStore
 
 pymupdf: Any = _pymupdf
@@ -60,6 +62,10 @@ class SheetReading:
     title_block: TitleBlock
     findings: tuple[Finding, ...] = field(default=())
     """What reading, rendering or identifying this sheet found."""
+    units_per_point: float | None = None
+    """Drawing units per point of the sheet PDF, for measuring; None without a true scale."""
+    units: str = ""
+    """The drawing unit of ``units_per_point`` (``mm``, ``m``, ``in`` …); empty when it is None."""
 
     def stored(self, pdf_key: str) -> SourceSheet:
         """This sheet once its one-page PDF is stored under ``pdf_key``."""
@@ -73,6 +79,8 @@ class SheetReading:
             pdf_key=pdf_key,
             title_block=self.title_block,
             findings=self.findings,
+            units_per_point=self.units_per_point,
+            units=self.units,
         )
 
 
@@ -95,6 +103,10 @@ class SourceSheet:
     title_block: TitleBlock
     findings: tuple[Finding, ...] = field(default=())
     """What reading, rendering or identifying this sheet found."""
+    units_per_point: float | None = None
+    """Drawing units per point of the sheet PDF, for measuring; None without a true scale."""
+    units: str = ""
+    """The drawing unit of ``units_per_point``; empty when it is None."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +174,8 @@ def read_original(data: bytes, *, sheet_pdfs: bool = False, report: Report = no_
     readings, rendered = [], []
     for index, source in enumerate(sources):
         sheet = render_sheet(result.doc, source)
-        readings.append(read_dxf_sheet(index, source, sheet.pdf, sheet.findings))
+        units = measuring_units(result.doc, source)
+        readings.append(read_dxf_sheet(index, source, sheet.pdf, sheet.findings, units))
         rendered.append(sheet.pdf)
         report(100.0 * (index + 1) / len(sources), f"布局 {source.layout_name} / layout {source.layout_name}")
     return ReadOriginal(kind, tuple(readings), result.findings, tuple(rendered) if sheet_pdfs else ())
@@ -222,6 +235,8 @@ def read_pdf_pages(data: bytes, report: Report = no_report) -> tuple[tuple[Sheet
     try:
         for info in source.pages:
             block = read_title_block(page_text_items(document[info.index]), info.width_pt, info.height_pt)
+            # A PDF page's scale is only known from its title block (比例 1:100).
+            units = scale_units(block.scale)
             sheets.append(
                 SheetReading(
                     index=info.index,
@@ -232,6 +247,8 @@ def read_pdf_pages(data: bytes, report: Report = no_report) -> tuple[tuple[Sheet
                     scale=block.scale or "",
                     title_block=block,
                     findings=(*by_page.get(info.index, ()), *block.findings),
+                    units_per_point=units.per_point if units else None,
+                    units=units.unit if units else "",
                 )
             )
             report(100.0 * (info.index + 1) / source.page_count, f"第 {info.index + 1} 页 / page {info.index + 1}")
@@ -264,12 +281,17 @@ def open_dxf_sheets(data: bytes) -> tuple[DxfReadResult, list[SheetSource]]:
 
 
 def read_dxf_sheet(
-    index: int, source: SheetSource, sheet_pdf: bytes, render_findings: tuple[Finding, ...] = ()
+    index: int,
+    source: SheetSource,
+    sheet_pdf: bytes,
+    render_findings: tuple[Finding, ...] = (),
+    units: tuple[float, str] | None = None,
 ) -> SheetReading:
     """A DXF layout identified from its rendered sheet PDF.
 
     The rendered sheet carries the drawing's text as real PDF text: the title block is read from it,
-    the same way as from an uploaded PDF.
+    the same way as from an uploaded PDF. ``units`` are the layout's measuring units
+    (:func:`review.drawing.layouts.measuring_units`: ``$INSUNITS`` and the viewport's true scale).
     """
     document = load_document(sheet_pdf)
     try:
@@ -288,6 +310,8 @@ def read_dxf_sheet(
         scale=source.scale_label or block.scale or "",
         title_block=block,
         findings=(*render_findings, *block.findings),
+        units_per_point=units[0] if units else None,
+        units=units[1] if units else "",
     )
 
 
@@ -304,6 +328,7 @@ def _split_dxf(store: BlobStore, sha256: str, data: bytes, kind: FileKind, repor
             store.put_stream(key, io.BytesIO(pdf), content_type="application/pdf", expected_size=len(pdf))
         with store.open(key) as stream:
             sheet_pdf = stream.read()
-        sheets.append(read_dxf_sheet(index, source, sheet_pdf, render_findings).stored(key))
+        units = measuring_units(result.doc, source)
+        sheets.append(read_dxf_sheet(index, source, sheet_pdf, render_findings, units).stored(key))
         report(100.0 * (index + 1) / len(sources), f"布局 {source.layout_name} / layout {source.layout_name}")
     return SplitFile(kind, tuple(sheets), result.findings)

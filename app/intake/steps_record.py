@@ -213,6 +213,8 @@ def record_sheets(session: Session, drawing: DrawingFile, split: SplitFile) -> l
         revision.height_pt = source.height_pt
         revision.scale = source.scale[:40]
         revision.paper = source.paper[:40]
+        revision.units_per_point = source.units_per_point
+        revision.units = source.units[:10]
         revision.pdf_key = source.pdf_key
         revision.title_block = title_block_json(source.title_block)
         session.flush()

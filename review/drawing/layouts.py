@@ -127,6 +127,26 @@ def mm_per_unit(doc: Drawing, unitless_as: str = "mm") -> float:
         return 1.0
 
 
+def unit_name(doc: Drawing, unitless_as: str = "mm") -> str:
+    """Name of the model space drawing unit (``mm``, ``m``, ``in`` …), as ``mm_per_unit`` resolves it."""
+    code = doc.units or 0
+    if code == 0:
+        return "in" if doc.header.get("$MEASUREMENT", 1) == 0 else ("m" if unitless_as == "m" else "mm")
+    return _UNIT_NAMES.get(code, str(code))
+
+
+def measuring_units(doc: Drawing, sheet: SheetSource, unitless_as: str = "mm") -> tuple[float, str] | None:
+    """Drawing units per point of ``sheet``'s page and their name, for the measuring tool.
+
+    From ``$INSUNITS`` and the true scale (the main viewport's, or model space's placement); None when
+    the sheet has no true scale (content scaled to fit the paper, a viewport without a scale).
+    """
+    if sheet.fitted or sheet.scale_denominator is None or sheet.scale_denominator <= 0:
+        return None
+    per_mm = mm_per_unit(doc, unitless_as)
+    return sheet.scale_denominator / POINTS_PER_MM / per_mm, unit_name(doc, unitless_as)
+
+
 def content_viewports(layout: Layout) -> list[Viewport]:
     """Viewports that show model space, without the layout's own overall viewport (id 1)."""
     ports = sorted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pymupdf
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -120,6 +121,39 @@ def test_a_dxf_layout_is_identified_from_its_rendered_title_block(
         assert revision.pdf_key is not None
         assert revision.pdf_key.startswith("derived/sheets/")
         assert "客厅" in session.get_one(SheetText, revision.id).text
+
+
+def test_sheets_get_measuring_units_from_the_dxf_scale_and_the_pdf_title_block(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    dxf = upload_original(session_factory, store, submission_id, layout_dxf(), "建施-03.dxf")
+    pdf = upload_original(session_factory, store, submission_id, title_block_pdf(SHEETS[:1]), "建施-01.pdf")
+    unscaled = upload_original(session_factory, store, submission_id, drawing_without_scale(), "建施-09.pdf")
+    [dxf_id] = process_drawing_file(session_factory, store, dxf).revision_ids
+    [pdf_id] = process_drawing_file(session_factory, store, pdf).revision_ids
+    [unscaled_id] = process_drawing_file(session_factory, store, unscaled).revision_ids
+    with session_factory() as session:
+        layout = session.get_one(SheetRevision, dxf_id)
+        page = session.get_one(SheetRevision, pdf_id)
+        neither = session.get_one(SheetRevision, unscaled_id)
+        # The DXF is in millimetres ($INSUNITS 4) and its viewport shows it at 1:100; the PDF says 比例：1:100.
+        for revision in (layout, page):
+            assert revision.units == "mm"
+            assert revision.units_per_point == pytest.approx(100 * 25.4 / 72)
+        assert (neither.units_per_point, neither.units) == (None, "")
+        assert layout.pdf_key is not None
+        with store.open(layout.pdf_key) as stream:
+            sheet_pdf = stream.read()
+    # Measured on the rendered sheet: the 20 m wide floor outline is 20 000 mm wide.
+    widths = [drawing["rect"].width for drawing in pymupdf.open(stream=sheet_pdf)[0].get_drawings()]
+    assert any(abs(width * layout.units_per_point - 20_000) < 20 for width in widths)
+
+
+def drawing_without_scale() -> bytes:
+    document = pymupdf.open()
+    page = document.new_page(width=1191, height=842)
+    page.insert_text((900, 770), "图号：建施-09", fontname="china-s", fontsize=9)
+    return bytes(document.tobytes())
 
 
 def test_missing_numbers_and_duplicates_become_findings(

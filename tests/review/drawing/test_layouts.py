@@ -5,7 +5,7 @@ from __future__ import annotations
 import ezdxf
 import pytest
 
-from review.drawing.layouts import Orientation, SheetOptions, find_sheets, modelspace_sheet
+from review.drawing.layouts import Orientation, SheetOptions, find_sheets, measuring_units, modelspace_sheet
 from review.drawing.pdf_backend import POINTS_PER_MM
 from tests.review.drawing.conftest import chinese_drawing
 
@@ -103,3 +103,35 @@ def test_unitless_imperial_drawings_are_in_inches() -> None:
 
     assert sheet.scale_label == "1:20"  # 12.2 m × 9.1 m at 1:20 → 610 × 457 mm on A1
     assert sheet.paper.name == "A1"
+
+
+def test_measuring_units_come_from_insunits_and_the_true_scale() -> None:
+    # A layout at 1:100 in millimetres: a point of paper is 100 x 25.4 / 72 mm of the building.
+    doc = chinese_drawing()
+    [layout] = find_sheets(doc)
+    assert measuring_units(doc, layout) == (pytest.approx(100 / POINTS_PER_MM), "mm")
+
+    # Model space in metres placed at 1:50: a point is 50 / POINTS_PER_MM mm, i.e. that over 1000 in m.
+    metres = ezdxf.new("R2010", units=6)
+    metres.modelspace().add_line((0, 0), (30, 20))
+    model = modelspace_sheet(metres)
+    assert model.scale_label == "1:50"
+    per_point, unit = measuring_units(metres, model) or (0.0, "")
+    assert (per_point, unit) == (pytest.approx(50 / POINTS_PER_MM / 1000), "m")
+    # Measured on the page: the 30 m line spans 30 * k points, and k points are one metre back again.
+    a = model.to_page[0]
+    assert 30 * a * per_point == pytest.approx(30)
+
+    # Unitless imperial drawings are in inches.
+    inches = ezdxf.new("R2010", units=0)
+    inches.header["$MEASUREMENT"] = 0
+    inches.modelspace().add_line((0, 0), (480, 360))
+    assert measuring_units(inches, modelspace_sheet(inches)) == (pytest.approx(20 / POINTS_PER_MM / 25.4), "in")
+
+
+def test_no_measuring_units_without_a_true_scale() -> None:
+    doc = ezdxf.new("R2010", units=4)
+    layout = doc.layouts.new("Sheet")
+    layout.page_setup(size=(297, 210), units="mm")
+    layout.add_lwpolyline([(5000, 5000), (5600, 5000), (5600, 5400)])
+    assert measuring_units(doc, find_sheets(doc)[0]) is None
