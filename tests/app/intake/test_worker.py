@@ -1,4 +1,4 @@
-"""An uploaded PDF goes through the intake jobs on a real worker process until its sheets are ready."""
+"""Uploaded PDFs go through the intake jobs on a real worker process until their sheets are ready or refused."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from sqlalchemy import select
 from app.drawings import add_original
 from app.intake.tasks import PROCESS_DRAWING_FILE, RENDER_SHEET_REVISION
 from storage.db import transaction
-from storage.models import Sheet, SheetRevision, TaskRun, TaskState
-from tests.app.intake.makers import designer_and_submission, title_block_pdf
+from storage.models import DrawingFile, Sheet, SheetRevision, TaskRun, TaskState
+from tests.app.intake.makers import SHEETS, designer_and_submission, title_block_pdf
 from tests.support.workers import WorkerEnvironment, wait_for
 
 
@@ -56,3 +56,48 @@ def test_an_uploaded_pdf_becomes_ready_sheets(worker_environment: WorkerEnvironm
         assert all(run.state is TaskState.SUCCEEDED for run in by_name[RENDER_SHEET_REVISION])
         revisions = session.scalars(select(SheetRevision)).all()
         assert all(env.platform.store.exists(r.tiles_key or "-") for r in revisions)
+
+
+def test_bad_files_end_in_a_message_and_the_worker_goes_on(worker_environment: WorkerEnvironment) -> None:
+    """An encrypted PDF, a 250-inch page and a good sheet in one submission, on one worker."""
+    from tests.app.intake.test_bad_inputs import big_page_pdf
+
+    env = worker_environment
+    files = {
+        "加密.pdf": title_block_pdf(SHEETS[:1], password="secret"),
+        "超大.pdf": big_page_pdf(250.0),
+        "建施-02.pdf": title_block_pdf(SHEETS[1:]),
+    }
+    with transaction(env.sessions) as session:
+        designer, submission_id = designer_and_submission(session, "JC-2026-0202")
+        ids = {
+            name: add_original(
+                session, env.platform.store, designer, submission_id, io.BytesIO(data), file_name=name, max_bytes=10**8
+            ).drawing_file.id
+            for name, data in files.items()
+        }
+    worker = env.start_worker()
+
+    def settled() -> dict[str, str] | None:
+        with env.sessions() as session:
+            rows = session.execute(
+                select(Sheet.number, SheetRevision.status)
+                .join(SheetRevision, SheetRevision.sheet_id == Sheet.id)
+                .where(Sheet.submission_id == submission_id)
+            ).all()
+            encrypted = session.get_one(DrawingFile, ids["加密.pdf"]).status
+        states = {str(number): str(status) for number, status in rows}
+        done = encrypted == "rejected" and len(states) == 2 and "split" not in states.values()
+        return states if done else None
+
+    states = wait_for(settled, timeout=60, what="the three files to settle")
+    assert states == {"建施-09": "unrenderable", "建施-02": "ready"}
+    with env.sessions() as session:
+        [refusal] = session.get_one(DrawingFile, ids["加密.pdf"]).findings["intake"]
+        assert "加密" in refusal["zh"]
+        assert "encrypted" in refusal["en"]
+        runs = session.scalars(select(TaskRun).where(TaskRun.name.in_([PROCESS_DRAWING_FILE, RENDER_SHEET_REVISION])))
+        # Refusals are outcomes of the jobs, not failures of the worker.
+        assert {run.state for run in runs} == {TaskState.SUCCEEDED}
+    assert worker.process.poll() is None
+    assert worker.pool_processes()
