@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,17 @@ from app.intake.steps_render import ViewOptions
 from app.platform import Platform
 from app.seed import DEMO_PASSWORD
 from app.web import VENDOR_DIR
-from storage.models import Sheet, SheetRevision, TrackReview, TrackReviewer, TrackReviewState, User
+from storage.models import (
+    Markup,
+    RevisionComparison,
+    Round,
+    Sheet,
+    SheetRevision,
+    TrackReview,
+    TrackReviewer,
+    TrackReviewState,
+    User,
+)
 from tests.app.intake.makers import layout_dxf, title_block_pdf, upload_original
 from tests.app.web.test_sheet_pages import _add_file, _submission
 from tests.support.browser import free_port
@@ -44,6 +54,8 @@ class Site:
     sheets: dict[str, int]
     """Sheet number → revision id."""
     shots: Path
+    states: dict[str, Any] = field(default_factory=dict)
+    """Signed-in browser state per user name, so that each user logs in once."""
 
 
 @pytest.fixture(scope="module")
@@ -97,16 +109,20 @@ def site(seeded_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def _signed_in(chromium, site: Site, username: str):  # type: ignore[no-untyped-def]
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1440, "height": 960})
+    """A page of a new browser context signed in as ``username`` (through the login form once per module)."""
+    state = site.states.get(username)
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1440, "height": 960}, storage_state=state)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors
-    page.goto(f"{site.url}/login")
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    page.wait_for_url(f"{site.url}/")
+    if state is None:
+        page.goto(f"{site.url}/login")
+        page.fill("#username", username)
+        page.fill("#password", DEMO_PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        page.wait_for_url(f"{site.url}/")
+        site.states[username] = context.storage_state()
     return page
 
 
@@ -238,11 +254,8 @@ def test_measure_calibrates_a_pdf_sheet_on_a_known_length(chromium, site: Site) 
 
 
 def _api_ready(page, site: Site) -> bool:  # type: ignore[no-untyped-def]
-    status: Any = page.evaluate(
-        "(url) => fetch(url, {credentials: 'same-origin'}).then(r => r.status)",
-        f"/api/v1/sheet-revisions/{site.sheets['建施-01']}/context",
-    )
-    return bool(status == 200)
+    response = page.request.get(f"{site.url}/api/v1/sheet-revisions/{site.sheets['建施-01']}/context")
+    return bool(response.status == 200)
 
 
 def test_the_cloud_is_drawn_as_the_platform_draws_it(chromium, site: Site) -> None:  # type: ignore[no-untyped-def]
@@ -393,3 +406,148 @@ def test_two_reviewers_see_each_others_markups_and_comments_live(chromium, site:
     assert stale_errors == []
     a.context.close()
     b.context.close()
+
+
+def test_every_tool_draws_a_markup_the_platform_accepts(chromium, site: Site) -> None:  # type: ignore[no-untyped-def]
+    page = _signed_in(chromium, site, "fire.reviewer")
+    if not _api_ready(page, site):
+        pytest.skip("the review API does not answer yet")
+    _open(page, site, "建施-02")
+    _live(page)
+    page.get_by_test_id("markup-text").fill("见详图 <script>")
+    drags = ("rectangle", "ellipse", "highlight", "arrow", "free_text")
+    for row, kind in enumerate(drags):
+        page.get_by_test_id(f"tool-{kind}").click()
+        _drag_sheet(page, (80 + row * 120, 120), (160 + row * 120, 180))
+        _wait_markups(page, lambda found, kind=kind: any(m["kind"] == kind for m in found), f"no {kind}")
+    for kind in ("polygon", "polyline"):
+        page.get_by_test_id(f"tool-{kind}").click()
+        y = 300 if kind == "polygon" else 450
+        for x, dy in ((100, 0), (220, 40), (160, 100)):
+            _click_sheet(page, x, y + dy)
+        page.keyboard.press("Enter")
+        _wait_markups(page, lambda found, kind=kind: any(m["kind"] == kind for m in found), f"no {kind}")
+    page.get_by_test_id("tool-freehand").click()
+    sx, sy = _client_point(page, 400, 400)
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    for step in range(1, 30):
+        page.mouse.move(sx + step * 6, sy + 20 * math.sin(step / 4))
+    page.mouse.up()
+    found = _wait_markups(page, lambda found: any(m["kind"] == "freehand" for m in found), "no freehand")
+    assert {m["kind"] for m in found} == {*drags, "polygon", "polyline", "freehand"}
+    # Visible text is text: the arrow and the free text show what was typed, nothing runs.
+    labels = page.locator("g[data-kind='arrow'] text, g[data-kind='free_text'] text").all_text_contents()
+    assert labels == ["见详图 <script>", "见详图 <script>"]
+    # Select the polygon, delete it: gone here and on the server.
+    polygon = next(m for m in found if m["kind"] == "polygon")
+    page.keyboard.press("v")
+    _click_sheet(page, 160, 340)
+    page.keyboard.press("Delete")
+    _wait_markups(page, lambda found: all(m["id"] != polygon["id"] for m in found), "the polygon was not deleted")
+    listed = page.evaluate(
+        "(url) => fetch(url).then(r => r.json()).then(d => d.items.map(a => a.liantu.id))",
+        f"/api/v1/sheet-revisions/{site.sheets['建施-02']}/markups",
+    )
+    assert polygon["id"] not in listed
+    assert len(listed) == len(found) - 1
+    page.screenshot(path=site.shots / "every-tool.png")
+    assert page.errors == []
+    page.context.close()
+
+
+def _second_round(site: Site) -> int:
+    """A second round in which 建施-01 came back changed, with a markup carried over onto the change."""
+    with site.platform.sessions() as db, db.begin():
+        old = db.get_one(SheetRevision, site.sheets["建施-01"])
+        first = db.get_one(Round, old.round_id)
+        second = Round(submission_id=first.submission_id, number=2)
+        db.add(second)
+        db.flush()
+        new = SheetRevision(
+            sheet_id=old.sheet_id,
+            round_id=second.id,
+            drawing_file_id=old.drawing_file_id,
+            width_pt=old.width_pt,
+            height_pt=old.height_pt,
+            scale=old.scale,
+            pdf_key=old.pdf_key,
+            tiles_key=old.tiles_key,
+            thumbnail_key=old.thumbnail_key,
+            paper=old.paper,
+            status=old.status,
+        )
+        db.add(new)
+        db.flush()
+        db.add(
+            RevisionComparison(
+                sheet_revision_id=new.id,
+                previous_revision_id=old.id,
+                method="raster",
+                regions=[{"x0": 560.0, "y0": 420.0, "x1": 760.0, "y1": 560.0, "what": "changed"}],
+            )
+        )
+        review = TrackReview(round_id=second.id, track_code="fire", state=TrackReviewState.IN_REVIEW)
+        db.add(review)
+        author = db.scalars(select(User.id).where(User.username == "fire.reviewer")).one()
+        db.flush()
+        db.add(TrackReviewer(track_review_id=review.id, user_id=author))
+        value = {
+            "kind": "rectangle",
+            "points": [[600.0, 450.0], [700.0, 520.0]],
+            "text": "",
+            "box": None,
+            "colour": "#d92d20",
+            "stroke_width": 1.5,
+            "opacity": 1.0,
+            "cloud_arc": 0.0,
+        }
+        db.add(
+            Markup(
+                sheet_revision_id=new.id,
+                track_code="fire",
+                author_id=author,
+                kind="rectangle",
+                shape=value,
+                region_changed=True,
+            )
+        )
+        return new.id
+
+
+def test_compare_with_the_previous_revision(chromium, site: Site) -> None:  # type: ignore[no-untyped-def]
+    page = _signed_in(chromium, site, "fire.reviewer")
+    if not _api_ready(page, site):
+        pytest.skip("the review API does not answer yet")
+    revision_id = _second_round(site)
+    page.goto(f"{site.url}/sheet-revisions/{revision_id}")
+    page.wait_for_selector("body[data-viewer='ready']", timeout=TIMEOUT_MS)
+    assert page.get_by_test_id("change-region").count() == 1
+    page.get_by_test_id("region-changed").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_test_id("region-changed").first.text_content() == "区域已修改"
+    # Overlay: the old revision is laid over the new one in the same viewer.
+    page.get_by_test_id("compare-overlay").click()
+    page.wait_for_selector("body[data-compare='overlay']", timeout=TIMEOUT_MS)
+    assert page.evaluate("() => window.liantuViewer.viewer.world.getItemCount()") == 2
+    page.screenshot(path=site.shots / "compare-overlay.png")
+    page.get_by_test_id("compare-overlay").click()
+    assert page.evaluate("() => window.liantuViewer.viewer.world.getItemCount()") == 1
+    # Side by side: a second viewer on the old revision that follows the first one.
+    page.get_by_test_id("compare-side").click()
+    page.wait_for_selector("body[data-compare='side']", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => window.liantuViewer.compare.other.world.getItemAt(0)?.getFullyLoaded()", timeout=TIMEOUT_MS
+    )
+    page.screenshot(path=site.shots / "compare-side.png")
+    page.keyboard.press("1")
+    page.wait_for_function(
+        """() => {
+            const c = window.liantuViewer.compare.other;
+            const z = window.liantuViewer.viewer.viewport.getZoom();
+            return c && Math.abs(c.viewport.getZoom() - z) < z * 0.01;
+        }""",
+        timeout=TIMEOUT_MS,
+    )
+    page.screenshot(path=site.shots / "compare-side-1to1.png")
+    assert page.errors == []
+    page.context.close()

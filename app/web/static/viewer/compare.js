@@ -87,7 +87,11 @@ export class Compare {
     this.other = await this.makeViewer.create(element, this.context.previous_revision_id, false);
     const other = this.other;
     other.addHandler("viewport-change", () => this.sync(other, this.viewer));
-    other.addHandler("open", () => this.sync(this.viewer, other));
+    // Both halves start from the whole sheet, then follow each other.
+    other.addHandler("open", () => {
+      this.viewer.viewport.goHome(true);
+      this.sync(this.viewer, other);
+    });
     document.body.dataset.compare = "side";
   }
 }

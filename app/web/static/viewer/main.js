@@ -228,12 +228,10 @@ async function start() {
     await Promise.all([markups.reload(), comments.reload()]).catch(() => {});
     listen(context.id, { markups, comments, notice });
   }
-  if (context.previous_revision_id) {
-    new Compare(viewer, context, { tileSource, create: createViewer });
-  }
+  const compare = context.previous_revision_id ? new Compare(viewer, context, { tileSource, create: createViewer }) : null;
   // For people and tests: the viewer is ready for input.
   document.body.dataset.viewer = "ready";
-  window.liantuViewer = { viewer, overlay, markups, tools, context };
+  window.liantuViewer = { viewer, overlay, markups, tools, context, compare };
 }
 
 start();
