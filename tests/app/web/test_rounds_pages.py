@@ -1,0 +1,248 @@
+"""Round pages: the lead concludes, the designer answers and resubmits, letters and overlays for their readers."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import pymupdf
+import pytest
+from sqlalchemy import select
+
+from app.identity.principal import principal_from_user
+from app.platform import Platform
+from app.review_desk.comments import create_comment
+from app.review_desk.markups import create_markup
+from app.rounds.conclude import conclude_track
+from storage.db import transaction
+from storage.models import (
+    Comment,
+    DrawingFile,
+    OpinionLetter,
+    Project,
+    RevisionComparison,
+    Round,
+    Sheet,
+    SheetRevision,
+    Submission,
+    SubmissionState,
+    TrackReview,
+    TrackReviewState,
+    User,
+)
+from tests.app.rounds.helpers import clause_id
+from tests.support.web import csrf_token, sign_in
+
+SCRIPT = "<script>alert('x')</script>"
+
+
+@dataclass(frozen=True)
+class Made:
+    submission_id: int
+    round_id: int
+    revision_id: int
+    comment_id: int
+
+
+def _sheet_pdf(label: str = "建施-01") -> bytes:
+    document = pymupdf.open()
+    page = document.new_page(width=842, height=595)
+    page.draw_rect(pymupdf.Rect(20, 20, 822, 575))
+    page.insert_text((100, 200), f"{label} 一层平面图 防火分区", fontname="china-s", fontsize=14)
+    data = document.tobytes()
+    document.close()
+    return bytes(data)
+
+
+def _user(db, username: str):  # type: ignore[no-untyped-def]
+    return principal_from_user(db.scalars(select(User).where(User.username == username)).one())
+
+
+def make_case(platform: Platform, *, comment: bool = True) -> Made:
+    """A submission of the demo designer in its first round, fire in review, one sheet with a marked comment."""
+    pdf = _sheet_pdf()
+    info = platform.store.put_original(io.BytesIO(pdf), content_type="application/pdf")
+    with transaction(platform.sessions) as db:
+        designer = db.scalars(select(User).where(User.username == "designer")).one()
+        project = Project(organization_id=designer.organization_id, code="JC-2026-0777", name="滨江小学教学楼")
+        db.add(project)
+        db.flush()
+        submission = Submission(project_id=project.id, state=SubmissionState.IN_REVIEW, review_number="SC-2026-0777")
+        db.add(submission)
+        db.flush()
+        round_ = Round(submission_id=submission.id, number=1)
+        db.add(round_)
+        db.flush()
+        db.add(TrackReview(round_id=round_.id, track_code="fire", state=TrackReviewState.IN_REVIEW))
+        drawing = DrawingFile(
+            submission_id=submission.id,
+            round_id=round_.id,
+            sha256=info.sha256,
+            size=info.size,
+            original_name="建施-01.pdf",
+            media_type="application/pdf",
+            object_key=info.key,
+            status="split",
+            findings={},
+        )
+        db.add(drawing)
+        sheet = Sheet(submission_id=submission.id, number="建施-01", title="一层平面图")
+        db.add(sheet)
+        db.flush()
+        revision = SheetRevision(
+            sheet_id=sheet.id,
+            round_id=round_.id,
+            drawing_file_id=drawing.id,
+            width_pt=842,
+            height_pt=595,
+            pdf_key=info.key,
+            status="ready",
+        )
+        db.add(revision)
+        db.flush()
+        comment_id = 0
+        if comment:
+            reviewer = _user(db, "fire.reviewer")
+            markup = create_markup(
+                db, reviewer, revision.id, "fire", {"kind": "rectangle", "points": [[90, 170], [300, 220]]}
+            )
+            comment_id = create_comment(
+                db,
+                reviewer,
+                revision.id,
+                track="fire",
+                severity="mandatory",
+                text=f"疏散宽度不足 {SCRIPT}",
+                clause_ids=[clause_id()],
+                markup_ids=[markup.id],
+            ).id
+        return Made(submission.id, round_.id, revision.id, comment_id)
+
+
+def _post(client, path: str, data: dict[str, str], files=None):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, "/")
+    return client.post(path, data={"csrf_token": token, **data}, files=files)
+
+
+def test_lead_concludes_on_the_rounds_page(client, web_platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    made = make_case(web_platform, comment=False)
+    sign_in(client, web_platform, "fire.lead")
+    page = client.get(f"/rounds/submissions/{made.submission_id}")
+    assert page.status_code == 200
+    assert 'data-testid="conclude-form" data-track="fire"' in page.text
+    action = f"/rounds/submissions/{made.submission_id}/rounds/{made.round_id}/tracks/fire/conclude"
+    refused = _post(client, action, {"outcome": "revise", "note": "请修改"})
+    assert refused.status_code == 400
+    assert "至少应有一条待答复" in refused.text
+    assert "a conclusion of revise needs at least one open comment" in refused.text
+    done = _post(client, action, {"outcome": "passed", "note": "符合要求"})
+    assert done.status_code == 303
+    shown = client.get(done.headers["location"])
+    assert 'data-testid="track-state">通过' in shown.text
+    assert "符合要求" in shown.text
+    with web_platform.sessions() as db:
+        assert db.get_one(Submission, made.submission_id).state is SubmissionState.PASSED
+
+    sign_in(client, web_platform, "fire.reviewer")  # a reviewer may not conclude
+    assert client.get(f"/rounds/submissions/{made.submission_id}").status_code == 200
+    assert _post(client, action, {"outcome": "passed"}).status_code in (403, 409)
+
+
+def test_designer_answers_then_resubmits_and_then_cannot_act(client, web_platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    made = make_case(web_platform)
+    with transaction(web_platform.sessions) as db:
+        conclude_track(db, _user(db, "fire.lead"), made.round_id, "fire", "revise")
+    sign_in(client, web_platform, "designer")
+    answers = f"/rounds/submissions/{made.submission_id}/answers"
+    page = client.get(answers)
+    assert page.status_code == 200
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
+    assert SCRIPT not in page.text
+    assert 'data-testid="unanswered-count">待答复 1 条' in page.text
+
+    with web_platform.sessions() as db:
+        version = db.get_one(Submission, made.submission_id).version
+    refused = _post(client, f"/rounds/submissions/{made.submission_id}/resubmit", {"version": str(version)})
+    assert refused.status_code == 400
+    assert "以下审查意见尚未答复" in refused.text
+    assert "XF-1" in refused.text
+
+    with web_platform.sessions() as db:
+        comment_version = db.get_one(Comment, made.comment_id).version
+    answered = _post(
+        client,
+        f"/rounds/submissions/{made.submission_id}/answers/{made.comment_id}",
+        {"version": str(comment_version), "text": "已加宽疏散走道至 1.8 m"},
+        files={"attachment": ("计算书.pdf", _sheet_pdf("计算书"), "application/pdf")},
+    )
+    assert answered.status_code == 303, answered.text
+    page = client.get(answers)
+    assert 'data-status="answered"' in page.text
+    assert "计算书.pdf" in page.text
+
+    with web_platform.sessions() as db:
+        version = db.get_one(Submission, made.submission_id).version
+    done = _post(client, f"/rounds/submissions/{made.submission_id}/resubmit", {"version": str(version)})
+    assert done.status_code == 303, done.text
+    page = client.get(answers)
+    assert 'data-testid="not-holding"' in page.text
+    assert 'data-testid="answer-form"' not in page.text
+    with web_platform.sessions() as db:
+        assert db.get_one(Submission, made.submission_id).state is SubmissionState.SUBMITTED
+        version = db.get_one(Comment, made.comment_id).version
+        # The sheet was not resubmitted: it is carried into round 2 with its comment.
+        carried = db.scalars(select(Comment).where(Comment.carried_from_id == made.comment_id)).one()
+        assert carried.status == "answered"
+    again = _post(
+        client,
+        f"/rounds/submissions/{made.submission_id}/answers/{made.comment_id}",
+        {"version": str(version), "text": "补充"},
+    )
+    assert again.status_code == 409
+    assert "不在设计单位修改阶段" in again.text
+
+
+def test_letters_and_overlays_for_those_who_may_read_them(client, web_platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    made = make_case(web_platform, comment=False)
+    letter_pdf = _sheet_pdf("意见书")
+    png = pymupdf.open(stream=letter_pdf, filetype="pdf")[0].get_pixmap(dpi=20).tobytes("png")
+    web_platform.store.put_stream("derived/letters/test.pdf", io.BytesIO(letter_pdf), content_type="application/pdf")
+    web_platform.store.put_stream("derived/compare/test.png", io.BytesIO(png), content_type="image/png")
+    with transaction(web_platform.sessions) as db:
+        letter = OpinionLetter(
+            round_id=made.round_id, track_code=None, object_key="derived/letters/test.pdf", sha256="0" * 64
+        )
+        db.add(letter)
+        db.add(
+            RevisionComparison(
+                sheet_revision_id=made.revision_id,
+                previous_revision_id=made.revision_id,
+                overlay_key="derived/compare/test.png",
+            )
+        )
+        db.flush()
+        letter_id = letter.id
+    for username in ("designer", "fire.reviewer", "bureau"):
+        sign_in(client, web_platform, username)
+        got = client.get(f"/rounds/letters/{letter_id}")
+        assert got.status_code == 200, username
+        assert got.content == letter_pdf
+        assert re.search(r"filename\*=UTF-8''SC-2026-0777", got.headers["content-disposition"])
+    overlay = f"/api/v1/sheet-revisions/{made.revision_id}/compare/overlay.png"
+    shown = client.get(overlay)
+    assert shown.status_code == 200
+    assert shown.headers["content-type"] == "image/png"
+    assert client.get(overlay, headers={"If-None-Match": shown.headers["etag"]}).status_code == 304
+    sign_in(client, web_platform, "airdef.reviewer")  # not routed to this submission
+    assert client.get(f"/rounds/letters/{letter_id}").status_code == 404
+    assert client.get(overlay).status_code == 404
+    sign_in(client, web_platform, "fire.reviewer")
+    assert client.get(f"/api/v1/sheet-revisions/{made.revision_id + 999}/compare/overlay.png").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/rounds/submissions/{sid}", "/rounds/submissions/{sid}/answers"])
+def test_pages_of_other_institutes_submissions_are_not_found(client, web_platform: Platform, path: str) -> None:  # type: ignore[no-untyped-def]
+    made = make_case(web_platform, comment=False)
+    sign_in(client, web_platform, "airdef.reviewer")
+    assert client.get(path.format(sid=made.submission_id)).status_code == 404
