@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,11 +16,14 @@ from app.platform import get_platform
 from storage.db import transaction
 from storage.migrate import upgrade
 
+if TYPE_CHECKING:
+    from signing.tsa import TimestampServer
+
 STOP_GRACE_SECONDS = 20.0
 
 
-def _child(*arguments: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "app", *arguments])  # noqa: S603 - our own interpreter and module
+def _child(*arguments: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "app", *arguments], env=env)  # noqa: S603 - our own interpreter
 
 
 def _print_banner(address: str, logins: list[tuple[str, str, str]]) -> None:
@@ -40,6 +45,26 @@ def _demo_logins() -> list[tuple[str, str, str]]:
         return [(login.username, login.password, login.description) for login in seed_demo(session)]
 
 
+def _development_signing(demo: bool) -> tuple[TimestampServer | None, dict[str, str] | None]:
+    """In development: the demo departments get certificates and seals, and without ``LIANTU_TSA_URL``
+    the development timestamp authority runs here on loopback for the web and worker processes."""
+    from app.sealing.devpki import init_dev_pki, start_dev_tsa
+    from app.settings import Mode
+
+    platform = get_platform()
+    if platform.settings.mode is not Mode.DEVELOPMENT:
+        return None, None
+    if demo:
+        with transaction(platform.sessions) as session:
+            init_dev_pki(session, platform.store, platform.settings)
+    if platform.settings.tsa_url:
+        return None, None
+    tsa = start_dev_tsa(platform.settings)
+    if tsa is None:
+        return None, None
+    return tsa, {**os.environ, "LIANTU_TSA_URL": tsa.endpoints.timestamp_url}
+
+
 @click.command("run")
 @click.option("--demo/--no-demo", default=True, help="创建并显示演示账号 / seed and print the demo logins")
 def run(demo: bool) -> None:
@@ -47,9 +72,10 @@ def run(demo: bool) -> None:
     platform = get_platform()
     upgrade(platform.engine)
     logins = _demo_logins() if demo else []
+    tsa, child_env = _development_signing(demo)
     platform.close()
 
-    children = {"worker": _child("worker"), "serve": _child("serve")}
+    children = {"worker": _child("worker", env=child_env), "serve": _child("serve", env=child_env)}
     stopping = False
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -80,6 +106,8 @@ def run(demo: bool) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+    if tsa is not None:
+        tsa.stop()
     click.echo("已停止 / stopped")
     sys.exit(exit_code)
 

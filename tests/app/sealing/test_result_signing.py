@@ -162,6 +162,7 @@ def test_nobody_signs_out_of_turn_or_twice_and_the_result_stays_unchanged(
     assert _state(session_factory, case) == after_first
 
 
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_a_stale_page_cannot_sign(
     session_factory: sessionmaker[Session], store: LocalBlobStore, settings: Settings, case: Case
 ) -> None:
@@ -181,6 +182,7 @@ def test_a_stale_page_cannot_sign(
     assert _state(session_factory, case) == before
 
 
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_others_may_not_sign(
     session_factory: sessionmaker[Session], store: LocalBlobStore, settings: Settings, case: Case
 ) -> None:
@@ -221,6 +223,7 @@ def test_an_unreachable_timestamp_authority_leaves_file_and_rows_unchanged(
     assert sorted(p.name for p in (tmp_path / "objects").rglob("*.pdf")) == objects_before
 
 
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_passing_the_last_track_queues_the_composition(
     session_factory: sessionmaker[Session], store: LocalBlobStore, settings: Settings, case: Case
 ) -> None:
