@@ -5,14 +5,16 @@
 - the sheet PDF with the markups written into it as real PDF annotations;
 - the comment list of a submission (审查意见汇总) as rows for CSV and XLSX, and the two writers.
 
-Reading follows the review access rules: reviewers and track leads of a track the submission is routed to,
-bureau officers and administrators read every track; the project's designers read a track once it has
-issued its comments for the round; anybody else is told the sheet does not exist. Importing is writing:
-only in a track the user reviews, only while that track's review of the revision's round is under way.
+Reading follows the review desk's access rules (:mod:`app.review_desk.access`): reviewers and track leads
+of a track the submission is routed to, bureau officers and administrators read every track; the project's
+designers read a track once it has issued its comments for the round; anybody else is told the sheet does
+not exist. Importing is writing: only in a track the user reviews, only while that track's review of the
+revision's round is under way.
 
-An imported file is all or nothing at the level of the file (hostile or unreadable XML is refused and
-nothing is stored) and per annotation below that: an annotation that cannot be used is skipped and
-reported with a code, the others are stored in one transaction.
+An imported file is all or nothing at the level of the file (hostile or unreadable XML is refused with
+:class:`~app.review_desk.errors.Rejected` and its code, and nothing is stored) and per annotation below
+that: an annotation that cannot be used is skipped and reported with a code, the others are stored in one
+transaction.
 """
 
 from __future__ import annotations
@@ -28,15 +30,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from app import audit, policy
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app import audit
+from app.errors import Invalid, NotFound
 from app.identity.principal import Principal
-from app.policy import Action
-from review.clauses import Catalogue, load_catalogue
+from app.review_desk.access import RevisionView, issued_tracks, require_writable, revision_view, submission_standing
+from app.review_desk.comments import catalogue
+from app.review_desk.errors import Rejected
+from app.review_desk.markups import aware, stored_shape, value_of
 from review.markups.errors import InvalidMarkup, MarkupError
 from review.markups.geometry import validate_markup
-from review.markups.model import Markup as Shape
-from review.markups.model import MarkupKind, Rect
 from review.markups.pdf_annotations import annotate_pdf
 from review.markups.records import BEIJING, AnnotatedMarkup, ImportFinding
 from review.markups.xfdf import DEFAULT_XFDF_LIMITS, export_xfdf, read_xfdf, validate_import
@@ -45,14 +47,10 @@ from storage.errors import BlobNotFound
 from storage.models import (
     Comment,
     Markup,
-    Role,
     Round,
     Sheet,
-    SheetRevision,
     Submission,
     Track,
-    TrackReview,
-    TrackReviewState,
     User,
 )
 
@@ -69,112 +67,12 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula (CSV and formula injection)."""
 
 
-class RefusedFile(Invalid):
-    """An exchange file refused as a whole (hostile, too large or not the format); nothing was stored."""
-
-    def __init__(self, zh: str, en: str, code: str) -> None:
-        super().__init__(zh, en)
-        self.code = code
-
-
-# Who reads what --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RevisionInView:
-    """A sheet revision with its sheet, submission and round, loaded for one principal."""
-
-    revision: SheetRevision
-    sheet: Sheet
-    submission: Submission
-    round: Round
-    readable: frozenset[str] | None
-    """Tracks whose markups and comments the principal reads; None for every track."""
-
-
-def _reads_every_track(who: Principal, submission: Submission) -> bool:
-    if who.is_admin or who.has_role(Role.BUREAU_OFFICER):
-        return True
-    return any(
-        policy.can(who, Action.REVIEW_TRACK, submission=submission, track=track)
-        for track in policy.routed_tracks(submission)
-    )
-
-
-def _issued_tracks(db: Session, round_ids: Iterable[int]) -> set[tuple[int, str]]:
-    rows = db.execute(
-        select(TrackReview.round_id, TrackReview.track_code).where(
-            TrackReview.round_id.in_(sorted(set(round_ids))), TrackReview.comments_issued_at.is_not(None)
-        )
-    )
-    return {(round_id, code) for round_id, code in rows}
-
-
-def _visible_submission(db: Session, who: Principal, submission_id: int) -> tuple[Submission, bool]:
-    """The submission and whether the principal reads every track; NotFound for everybody else."""
-    submission = db.get(Submission, submission_id)
-    if submission is None or not policy.can(who, Action.VIEW_SUBMISSION, submission=submission):
-        raise NotFound("没有该报审", "no such submission")
-    if _reads_every_track(who, submission):
-        return submission, True
-    if policy.can(who, Action.RESPOND, submission=submission):
-        return submission, False
-    raise NotFound("没有该报审", "no such submission")
-
-
-def revision_in_view(db: Session, who: Principal, revision_id: int) -> RevisionInView:
-    """The revision as ``who`` may read it; NotFound when they may not know it exists."""
-    revision = db.get(SheetRevision, revision_id)
-    if revision is None:
-        raise NotFound("没有该图纸", "no such sheet")
-    try:
-        submission, everything = _visible_submission(db, who, revision.sheet.submission_id)
-    except NotFound as exc:
-        raise NotFound("没有该图纸", "no such sheet") from exc
-    round_ = db.get_one(Round, revision.round_id)
-    readable = None if everything else frozenset(code for _, code in _issued_tracks(db, [round_.id]))
-    return RevisionInView(revision, revision.sheet, submission, round_, readable)
-
-
 # Markups -------------------------------------------------------------------------------------------
 
 
-def shape_of(kind: str, value: dict[str, Any]) -> Shape:
-    """The domain markup of a stored markup value (the API's markup value JSON)."""
-    box = value.get("box")
-    return Shape(
-        MarkupKind(value.get("kind", kind)),
-        tuple((float(x), float(y)) for x, y in value.get("points", [])),
-        text=str(value.get("text") or ""),
-        box=Rect(*(float(v) for v in box)) if box else None,
-        colour=str(value.get("colour") or "#e60012"),
-        stroke_width=float(value.get("stroke_width", 1.5)),
-        opacity=float(value.get("opacity", 1.0)),
-        cloud_arc=float(value.get("cloud_arc") or 0.0),
-    )
-
-
-def value_of(shape: Shape) -> dict[str, Any]:
-    """The markup value JSON of a validated domain markup, as stored and exchanged by the API."""
-    box = shape.box.normalised() if shape.box is not None else None
-    return {
-        "kind": shape.kind.value,
-        "points": [[x, y] for x, y in shape.points],
-        "text": shape.text,
-        "box": [box.x0, box.y0, box.x1, box.y1] if box is not None else None,
-        "colour": shape.colour,
-        "stroke_width": shape.stroke_width,
-        "opacity": shape.opacity,
-        "cloud_arc": shape.cloud_arc,
-    }
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(BEIJING)
+def _local_time(moment: dt.datetime | None) -> dt.datetime | None:
+    """A stored (UTC) time in China Standard Time, as desktop tools and spreadsheets show it."""
+    return aware(moment).astimezone(BEIJING) if moment is not None else None
 
 
 def _track_condition(readable: frozenset[str] | None, column: Any) -> ColumnElement[bool]:
@@ -183,7 +81,7 @@ def _track_condition(readable: frozenset[str] | None, column: Any) -> ColumnElem
     return column.in_(sorted(readable)) if readable else false()
 
 
-def visible_markups(db: Session, view: RevisionInView) -> list[AnnotatedMarkup]:
+def visible_markups(db: Session, view: RevisionView) -> list[AnnotatedMarkup]:
     """The live markups of the revision the principal reads, oldest first, with author, track and comment."""
     rows = db.execute(
         select(Markup, User.display_name, Track.name_zh, Comment.text)
@@ -201,13 +99,13 @@ def visible_markups(db: Session, view: RevisionInView) -> list[AnnotatedMarkup]:
     for markup, author, track_name, comment_text in rows:
         records.append(
             AnnotatedMarkup(
-                markup=shape_of(markup.kind, markup.shape),
+                markup=stored_shape(markup),
                 name=f"liantu-markup-{markup.id}",
                 author=author,
                 subject=track_name,
                 contents=comment_text or "",
-                modified=_aware(markup.updated_at),
-                created=_aware(markup.created_at),
+                modified=_local_time(markup.updated_at),
+                created=_local_time(markup.created_at),
             )
         )
     return records
@@ -215,7 +113,7 @@ def visible_markups(db: Session, view: RevisionInView) -> list[AnnotatedMarkup]:
 
 def markups_xfdf(db: Session, who: Principal, revision_id: int) -> tuple[bytes, str]:
     """The XFDF of the markups ``who`` reads on the revision, and a file name for it."""
-    view = revision_in_view(db, who, revision_id)
+    view = revision_view(db, who, revision_id)
     records = visible_markups(db, view)
     data = export_xfdf(
         records,
@@ -239,35 +137,24 @@ class ImportOutcome:
     """Annotations not stored, with the reason."""
 
 
-def _writable_track(db: Session, who: Principal, view: RevisionInView, track: str) -> None:
+def _writable_track(db: Session, view: RevisionView, track: str) -> None:
     if not track:
         raise Invalid("请指定导入到哪个专项（track 参数）", "say which track the markups go to (the track parameter)")
-    if not policy.can(who, Action.REVIEW_TRACK, submission=view.submission, track=track):
-        raise Forbidden(
-            "您不是该专项的审查人员，不能在此专项添加批注", "you do not review this track; markups cannot be added"
-        )
-    review = db.scalar(
-        select(TrackReview).where(TrackReview.round_id == view.round.id, TrackReview.track_code == track)
-    )
-    if review is None or review.state is not TrackReviewState.IN_REVIEW or view.round.closed_at is not None:
-        raise Conflict(
-            "本专项在该轮次不处于审查中，不能添加批注",
-            "this track's review of the round is not under way; markups cannot be added",
-        )
+    require_writable(db, view.standing, view.round, track)
 
 
 def import_markups_xfdf(db: Session, who: Principal, revision_id: int, track: str, data: bytes) -> ImportOutcome:
     """Store the usable markups of an XFDF file as ``who``'s markups in ``track`` on the revision.
 
-    The caller commits. :class:`RefusedFile` (nothing stored) for a file refused as a whole.
+    The caller commits. :class:`~app.review_desk.errors.Rejected` (nothing stored) for a file refused as a whole.
     """
-    view = revision_in_view(db, who, revision_id)
-    _writable_track(db, who, view, track)
+    view = revision_view(db, who, revision_id)
+    _writable_track(db, view, track)
     revision = view.revision
     try:
         report = read_xfdf(data, page_height=revision.height_pt)
     except MarkupError as exc:
-        raise RefusedFile(exc.zh, exc.en, exc.code) from exc
+        raise Rejected(exc.zh, exc.en, exc.code) from exc
     on_page = validate_import(
         report, page_index=SHEET_PAGE, sheet_width=revision.width_pt, sheet_height=revision.height_pt
     )
@@ -314,7 +201,7 @@ def import_markups_xfdf(db: Session, who: Principal, revision_id: int, track: st
 
 def annotated_pdf(db: Session, store: BlobStore, who: Principal, revision_id: int) -> tuple[bytes, str]:
     """The sheet PDF with the markups ``who`` reads as PDF annotations, and a file name for it."""
-    view = revision_in_view(db, who, revision_id)
+    view = revision_view(db, who, revision_id)
     if not view.revision.pdf_key:
         raise NotFound("该图纸尚未生成", "this sheet has not been rendered yet")
     try:
@@ -368,18 +255,8 @@ class CommentLine:
     updated_at: dt.datetime
 
 
-_CATALOGUE: Catalogue | None = None
-
-
-def _catalogue() -> Catalogue:
-    global _CATALOGUE  # noqa: PLW0603 - loaded once per process, read only
-    if _CATALOGUE is None:
-        _CATALOGUE = load_catalogue()
-    return _CATALOGUE
-
-
 def _citation(clause_id: str) -> str:
-    clause = _catalogue().get(clause_id)
+    clause = catalogue().get(clause_id)
     return clause.citation_zh if clause is not None else clause_id
 
 
@@ -396,10 +273,11 @@ def comment_lines(
     db: Session, who: Principal, submission_id: int, only: CommentFilter = CommentFilter()
 ) -> tuple[Submission, list[CommentLine]]:
     """The comments of the submission ``who`` reads: by round, track, whole-submission ones first, sheet number, id."""
-    submission, everything = _visible_submission(db, who, submission_id)
+    standing = submission_standing(db, who, submission_id)
+    submission = standing.submission
     conditions: list[ColumnElement[bool]] = [Comment.submission_id == submission.id]
-    if not everything:
-        issued = _issued_tracks(db, [r.id for r in submission.rounds])
+    if not standing.reads_all:
+        issued = issued_tracks(db, [r.id for r in submission.rounds])
         conditions.append(
             or_(false(), *(and_(Comment.round_id == rid, Comment.track_code == code) for rid, code in sorted(issued)))
         )
@@ -438,7 +316,7 @@ def comment_lines(
                 author=author,
                 entries=tuple(
                     ThreadEntry(
-                        at=_aware(e.at) or e.at,
+                        at=aware(e.at),
                         author=authors.get(e.author_id, ""),
                         role=e.role,
                         action=e.action,
@@ -447,9 +325,9 @@ def comment_lines(
                     )
                     for e in comment.entries
                 ),
-                created_at=_aware(comment.created_at) or comment.created_at,
-                issued_at=_aware(comment.issued_at),
-                updated_at=_aware(comment.updated_at) or comment.updated_at,
+                created_at=aware(comment.created_at),
+                issued_at=aware(comment.issued_at) if comment.issued_at else None,
+                updated_at=aware(comment.updated_at),
             )
         )
     return submission, lines
@@ -509,8 +387,8 @@ def table_xlsx(rows: Sequence[Sequence[str]], *, sheet_title: str, widths: Seque
 
 def format_time(moment: dt.datetime | None) -> str:
     """``2026-11-27 14:05`` in China Standard Time, or empty."""
-    aware = _aware(moment)
-    return f"{aware:%Y-%m-%d %H:%M}" if aware is not None else ""
+    local = _local_time(moment)
+    return f"{local:%Y-%m-%d %H:%M}" if local is not None else ""
 
 
 def thread_text(entries: Iterable[ThreadEntry], label: Callable[[ThreadEntry], str]) -> str:

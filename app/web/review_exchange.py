@@ -16,12 +16,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.errors import Invalid
+from app.review_desk.errors import Rejected
 from app.review_exchange import (
     MAX_XFDF_BYTES,
     CommentFilter,
     CommentLine,
     ImportOutcome,
-    RefusedFile,
     ThreadEntry,
     annotated_pdf,
     comment_lines,
@@ -123,7 +123,7 @@ async def import_markups(request: Request) -> Response:
         raise Invalid("请求正文应为 XFDF 文件", "the request body must be an XFDF file")
     try:
         outcome = await run_in_threadpool(_import, request, track, data)
-    except RefusedFile as exc:
+    except Rejected as exc:
         return json_error(422, exc.code, exc.zh, exc.en)
     return JSONResponse(
         {

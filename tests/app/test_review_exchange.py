@@ -17,18 +17,17 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, Forbidden, NotFound
 from app.identity.accounts import check_new_user, create_organization, insert_user
 from app.identity.principal import Principal, principal_from_user
+from app.review_desk.errors import Rejected
+from app.review_desk.markups import stored_shape, value_of
 from app.review_exchange import (
     CommentFilter,
-    RefusedFile,
     annotated_pdf,
     comment_lines,
     import_markups_xfdf,
     markups_xfdf,
     neutralise,
-    shape_of,
     table_csv,
     table_xlsx,
-    value_of,
 )
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE, ensure_tracks
 from review.markups.geometry import validate_markup
@@ -261,7 +260,7 @@ def test_xfdf_round_trip_keeps_every_shape(session: Session, case: Case) -> None
     assert {m.track_code for m in stored} == {CIVIL_AIR_DEFENCE}
     assert {m.author_id for m in stored} == {case.airdef.user_id}
     free_text = next(m for m in stored if m.kind == "free_text")
-    assert shape_of(free_text.kind, free_text.shape).text == f"甲级防火门 {SCRIPT}"
+    assert stored_shape(free_text).text == f"甲级防火门 {SCRIPT}"
 
 
 def test_an_acrobat_file_is_imported_with_reasons_for_what_is_skipped(session: Session, case: Case) -> None:
@@ -269,12 +268,12 @@ def test_an_acrobat_file_is_imported_with_reasons_for_what_is_skipped(session: S
     outcome = import_markups_xfdf(session, case.fire, case.revision_id, FIRE, ACROBAT_XFDF.encode())
     stored = session.scalars(select(Markup).where(Markup.id.in_(outcome.markup_ids)).order_by(Markup.id)).all()
     assert [m.kind for m in stored] == ["rectangle", "cloud", "freehand", "free_text"]
-    rectangle = shape_of(stored[0].kind, stored[0].shape)
+    rectangle = stored_shape(stored[0])
     # Acrobat's rect encloses the 3 pt stroke; the fringe brings it back to the drawn square, y flipped.
     assert flat(rectangle.points) == pytest.approx([100.0, 60.0, 200.0, 120.0])
-    cloud = shape_of(stored[1].kind, stored[1].shape)
+    cloud = stored_shape(stored[1])
     assert cloud.points[0] == pytest.approx((300.0, HEIGHT - 210))
-    free_text = shape_of(stored[3].kind, stored[3].shape)
+    free_text = stored_shape(stored[3])
     assert free_text.text == "防火门应为甲级 <script>"
     assert dict(outcome.notes) == {stored[0].id: "疏散距离不满足要求"}
     codes = sorted(f.code for f in outcome.skipped)
@@ -286,7 +285,7 @@ def test_an_acrobat_file_is_imported_with_reasons_for_what_is_skipped(session: S
 @pytest.mark.parametrize(("data", "code"), [(XXE, "XML_DOCTYPE_REFUSED"), (BILLION_LAUGHS, "XML_DOCTYPE_REFUSED")])
 def test_hostile_xml_is_refused_and_nothing_stored(session: Session, case: Case, data: bytes, code: str) -> None:
     before = (count(session, Markup), count(session, AuditEvent))
-    with pytest.raises(RefusedFile) as refused:
+    with pytest.raises(Rejected) as refused:
         import_markups_xfdf(session, case.fire, case.revision_id, FIRE, data)
     assert refused.value.code == code
     assert "拒收" in refused.value.zh
@@ -294,10 +293,10 @@ def test_hostile_xml_is_refused_and_nothing_stored(session: Session, case: Case,
 
 
 def test_oversized_and_non_xfdf_files_are_refused(session: Session, case: Case) -> None:
-    with pytest.raises(RefusedFile) as big:
+    with pytest.raises(Rejected) as big:
         import_markups_xfdf(session, case.fire, case.revision_id, FIRE, b" " * 10_000_001)
     assert big.value.code == "XML_TOO_LARGE"
-    with pytest.raises(RefusedFile) as other:
+    with pytest.raises(Rejected) as other:
         import_markups_xfdf(session, case.fire, case.revision_id, FIRE, b"<svg xmlns='http://www.w3.org/2000/svg'/>")
     assert other.value.code == "XFDF_NOT_XFDF"
     assert count(session, Markup) == 0
