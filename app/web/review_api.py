@@ -14,7 +14,6 @@ from functools import wraps
 from typing import Any
 
 import anyio
-from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -23,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from app.errors import Invalid
 from app.identity.principal import Principal
-from app.review_desk import comments, context, events, markups, templates
+from app.review_desk import comments, context, events, markups, templates, transactions
 from app.review_desk.errors import PreconditionFailed, PreconditionRequired, Rejected
 from app.web.auth import principal
 from app.web.errors import json_error
@@ -66,9 +65,6 @@ def _special(handler: Handler) -> Handler:
         except PreconditionFailed as exc:
             headers = {"ETag": _etag(exc.current_version)} if exc.current_version is not None else None
             return json_error(412, "precondition_failed", exc.zh, exc.en, headers)
-        except StaleDataError:
-            stale = PreconditionFailed()
-            return json_error(412, "precondition_failed", stale.zh, stale.en)
 
     return wrapped
 
@@ -116,11 +112,10 @@ def _run(request: Request, work: Callable[..., Any], *args: Any, commit: bool = 
     platform = platform_of(request)
 
     def call() -> Any:
+        if commit:
+            return transactions.write(platform.sessions, lambda db: work(db, who, *args))
         with platform.sessions() as db:
-            if not commit:
-                return work(db, who, *args)
-            with db.begin():
-                return work(db, who, *args)
+            return work(db, who, *args)
 
     return run_in_threadpool(call)
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import Conflict, Forbidden, NotFound
-from app.review_desk import comments, events, markups, templates
+from app.review_desk import comments, events, markups, templates, transactions
 from app.review_desk.access import revision_view
 from app.review_desk.errors import PreconditionFailed, Rejected
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE
@@ -397,3 +398,47 @@ def test_events_report_changes_once_and_only_in_readable_tracks(session: Session
 def test_revision_view_reads_every_track_for_reviewers_only(session: Session, case: Case) -> None:
     assert revision_view(session, case.airdef, case.revision_id).readable is None
     assert revision_view(session, case.designer, case.revision_id).readable == frozenset()
+
+
+def test_a_race_between_two_writers_of_one_version_keeps_the_first(engine: Engine) -> None:
+    """Both read version 1; the first commits; the second's write is refused and nothing of the first is lost."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with factory() as setup, setup.begin():
+        case = make_case(setup, f"R{uuid.uuid4().hex[:6]}")
+        markup_id = markups.create_markup(setup, case.fire, case.revision_id, FIRE, RECT).id
+    attempts: list[int] = []
+
+    def late_change(db: Session) -> Markup:
+        seen = db.get_one(Markup, markup_id)  # kept: the identity map holds rows weakly
+        attempts.append(seen.version)
+        if len(attempts) == 1:  # the other writer commits between this read and this write
+            with factory() as early, early.begin():
+                markups.update_markup(early, case.fire, markup_id, 1, {**RECT, "points": [[10, 10], [60, 60]]})
+        return markups.update_markup(db, case.fire, markup_id, 1, {**RECT, "points": [[300, 200], [400, 300]]})
+
+    with pytest.raises(PreconditionFailed):
+        transactions.write(factory, late_change)
+    assert attempts == [1, 2]  # tried again on fresh rows, where the version check refused it
+    with factory() as check:
+        stored = check.get_one(Markup, markup_id)
+        assert stored.version == 2
+        assert stored.shape["points"] == [[10.0, 10.0], [60.0, 60.0]]
+
+
+def test_a_write_overtaken_on_other_rows_goes_through_on_retry(engine: Engine) -> None:
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with factory() as setup, setup.begin():
+        case = make_case(setup, f"S{uuid.uuid4().hex[:6]}")
+        markup_id = markups.create_markup(setup, case.fire, case.revision_id, FIRE, RECT).id
+    attempts: list[int] = []
+
+    def change(db: Session) -> int:
+        seen = db.get_one(Markup, markup_id)
+        attempts.append(seen.version)
+        if len(attempts) == 1:  # somebody else draws on the sheet meanwhile
+            with factory() as other, other.begin():
+                markups.create_markup(other, case.airdef, case.revision_id, CIVIL_AIR_DEFENCE, RECT)
+        return markups.update_markup(db, case.fire, markup_id, 1, {**RECT, "points": [[5, 5], [9, 9]]}).version
+
+    assert transactions.write(factory, change) == 2
+    assert len(attempts) in (1, 2)  # SQLite repeats the overtaken transaction, PostgreSQL need not

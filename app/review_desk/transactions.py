@@ -1,0 +1,47 @@
+"""One write of the review desk as one transaction, run again when the database says it read stale rows.
+
+Two reviewers may change the same comment or markup at once. On PostgreSQL the later write finds no row of
+the version it read (SQLAlchemy's ``StaleDataError``); on SQLite (WAL) a transaction that read before another
+writer committed may not write at all (``SQLITE_BUSY_SNAPSHOT``), even when the two touched different rows.
+Either way nothing was written; the whole unit is run again on fresh rows, where the version check tells a
+real conflict (:class:`~app.review_desk.errors.PreconditionFailed`) from a mere overlap.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.review_desk.errors import PreconditionFailed
+
+T = TypeVar("T")
+
+ATTEMPTS = 5
+"""How often one write is tried before the overlap is reported as a conflict."""
+
+
+def _overtaken(exc: Exception) -> bool:
+    if isinstance(exc, StaleDataError):
+        return True
+    return isinstance(exc, OperationalError) and (
+        getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT
+    )
+
+
+def write(factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = ATTEMPTS) -> T:
+    """``work(session)`` committed; repeated on fresh rows when another writer overtook it."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with factory() as db, db.begin():
+                return work(db)
+        except (StaleDataError, OperationalError) as exc:
+            if not _overtaken(exc):
+                raise
+            if attempt == attempts:
+                raise PreconditionFailed from exc
+    raise AssertionError("unreachable")
