@@ -246,3 +246,70 @@ def test_pages_of_other_institutes_submissions_are_not_found(client, web_platfor
     made = make_case(web_platform, comment=False)
     sign_in(client, web_platform, "airdef.reviewer")
     assert client.get(path.format(sid=made.submission_id)).status_code == 404
+
+
+@pytest.mark.browser
+def test_rounds_in_a_browser(chromium, live_server, screenshots, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from app.rounds.letters import build_round_letters
+    from app.seed import DEMO_PASSWORD
+    from app.settings import load_settings
+    from storage.db import make_engine
+    from tests.support.web import web_settings_env
+
+    settings = load_settings(web_settings_env(tmp_path / "live"))
+    platform = Platform(settings, _engine=make_engine(settings.effective_database_url))
+    made = make_case(platform)
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+
+    def sign_in_as(username: str) -> None:
+        context.clear_cookies()
+        page.goto(f"{live_server}/login")
+        page.fill("#username", username)
+        page.fill("#password", DEMO_PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        page.wait_for_url(f"{live_server}/")
+
+    try:
+        sign_in_as("fire.lead")
+        page.goto(f"{live_server}/rounds/submissions/{made.submission_id}")
+        form = page.locator('[data-testid="conclude-form"][data-track="fire"]')
+        form.locator('input[value="revise"]').check()
+        form.locator("textarea").fill("疏散宽度不足，请修改后重新报审")
+        page.screenshot(path=screenshots / "rounds-conclude.png", full_page=True)
+        form.get_by_test_id("conclude").click()
+        page.wait_for_url(f"{live_server}/rounds/submissions/{made.submission_id}?done=concluded")
+        assert page.get_by_test_id("track-state").inner_text() == "需修改"
+        assert page.get_by_test_id("submission-state").inner_text() == "修改中"
+
+        build_round_letters(platform.sessions, platform.store, made.round_id)
+        with platform.sessions() as db:
+            key = db.scalars(select(OpinionLetter.object_key).where(OpinionLetter.track_code.is_(None))).one()
+        with platform.store.open(key) as stream, pymupdf.open(stream=stream.read(), filetype="pdf") as letter:
+            letter[0].get_pixmap(dpi=80).save(str(screenshots / "rounds-letter-page1.png"))
+            if letter.page_count > 1:
+                letter[1].get_pixmap(dpi=80).save(str(screenshots / "rounds-letter-page2.png"))
+
+        sign_in_as("designer")
+        page.goto(f"{live_server}/rounds/submissions/{made.submission_id}/answers")
+        assert page.get_by_test_id("letter").count() == 2
+        assert SCRIPT in page.get_by_test_id("comment").inner_text()  # shown as text
+        page.get_by_test_id("resubmit").click()
+        assert "XF-1" in page.get_by_test_id("problem").inner_text()
+        page.screenshot(path=screenshots / "rounds-answers-refused.png", full_page=True)
+        page.locator('[data-testid="answer-form"] textarea').fill("已将疏散走道加宽至 1.8 m，见修改后的建施-01")
+        page.get_by_test_id("answer").click()
+        page.wait_for_url(f"{live_server}/rounds/submissions/{made.submission_id}/answers?done=answered")
+        assert page.get_by_test_id("comment-status").inner_text() == "已答复"
+        page.get_by_test_id("resubmit").click()
+        page.wait_for_url(f"{live_server}/rounds/submissions/{made.submission_id}/answers?done=resubmitted")
+        page.screenshot(path=screenshots / "rounds-answers-resubmitted.png", full_page=True)
+
+        sign_in_as("clerk")
+        page.goto(f"{live_server}/rounds/submissions/{made.submission_id}/matches")
+        assert page.get_by_test_id("match-row").count() == 1
+        page.screenshot(path=screenshots / "rounds-matches.png", full_page=True)
+    finally:
+        context.close()
+        platform.close()
