@@ -20,13 +20,10 @@ import io
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from asn1crypto import pem
-from asn1crypto import x509 as asn1_x509
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -35,6 +32,7 @@ from app.commands.verify import verdict_json
 from app.errors import Forbidden, Invalid, NotFound, RateLimited
 from app.identity.principal import Principal
 from app.policy import Action
+from app.sealing.trust import trust_roots_der
 from app.settings import Settings
 from signing.verify import Reason, Verdict, verify
 from storage.blobstore import BlobStore
@@ -58,23 +56,9 @@ HASH_CHUNK = 1024 * 1024
 # Trust roots ------------------------------------------------------------------------------------
 
 
-def read_trust_roots(paths: Iterable[Path]) -> list[bytes]:
-    """The DER certificates in PEM (one or more per file) or DER files."""
-    roots: list[bytes] = []
-    for path in paths:
-        data = path.read_bytes()
-        if pem.detect(data):
-            roots.extend(der for kind, _h, der in pem.unarmor(data, multiple=True) if kind == "CERTIFICATE")
-        else:
-            roots.append(data)
-    for der in roots:
-        asn1_x509.Certificate.load(der).subject.native  # noqa: B018 - fail here, not later as "untrusted"
-    return roots
-
-
 def trust_roots(settings: Settings) -> list[bytes]:
-    """The configured trust roots (``LIANTU_TRUST_ROOTS``)."""
-    return read_trust_roots(settings.trust_roots)
+    """The configured trust roots (``LIANTU_TRUST_ROOTS``, and the development root in development), DER."""
+    return trust_roots_der(settings)
 
 
 # Uploaded files ---------------------------------------------------------------------------------
@@ -298,6 +282,7 @@ def _run(
     reasons = list(verdict.reasons) + _document_reasons(verdict)
     reasons += [problem.reason for problem in manifest or ()]
     reasons += [r for s in verdict.signatures for r in s.reasons]
+    reasons = list(dict.fromkeys(reasons))  # one line per kind of problem; the signatures keep their own
     valid = verdict.valid and not reasons
     report = verdict_json(name, verdict, list(roots))
     report.update(

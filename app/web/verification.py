@@ -31,7 +31,7 @@ from app.verification import (
     verify_upload,
 )
 from app.web.auth import principal
-from app.web.rendering import locale_of, platform_of, render
+from app.web.rendering import locale_of, platform_of, render, when
 from storage.db import transaction
 from storage.models import Permit, ReviewResult, Submission, SubmissionState
 
@@ -71,7 +71,14 @@ def report_view(report: dict[str, Any], locale: str) -> dict[str, Any]:
 
     signatures = []
     for item in report.get("signatures", []):
-        signatures.append({**item, "reason_texts": [text(r) for r in item.get("reasons", [])]})
+        stamped = item.get("timestamp_time")
+        signatures.append(
+            {
+                **item,
+                "timestamp_shown": when(dt.datetime.fromisoformat(stamped)) if stamped else "—",
+                "reason_texts": [text(r) for r in item.get("reasons", [])],
+            }
+        )
     return {
         "valid": bool(report.get("valid")),
         "status": report.get("status", "invalid"),

@@ -54,14 +54,16 @@ def chromium():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def live_server(seeded_database: Path, tmp_path: Path) -> Iterator[str]:
-    """Liantu on a free loopback port (uvicorn in a thread) against a copy of the seeded database."""
+def live_server(seeded_database: Path, tmp_path: Path, web_settings_overrides: dict[str, str]) -> Iterator[str]:
+    """Liantu on a free loopback port (uvicorn in a thread) against a copy of the seeded database.
+
+    Its data folder is ``tmp_path / "live"``; settings as ``web_settings_overrides`` says."""
     import uvicorn
 
     from app.web import create_app
     from tests.support.web import make_web_platform  # a sibling plugin; imported late so pytest loads it first
 
-    platform = make_web_platform(seeded_database, tmp_path / "live")
+    platform = make_web_platform(seeded_database, tmp_path / "live", **web_settings_overrides)
     port = free_port()
     config = uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)

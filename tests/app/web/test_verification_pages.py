@@ -93,6 +93,8 @@ def test_an_uploaded_copy_is_valid_and_a_tampered_one_invalid(client, case: Seal
     assert 'data-valid="false"' in bad.text
     assert "签章后文档被修改" in bad.text
     assert "The document was modified after signing" in bad.text
+    listed = bad.text.split('data-testid="verdict-reasons"')[1].split("</ul>")[0]
+    assert listed.count("签章后文档被修改") == 1  # each kind of problem once; the signature rows repeat theirs
     # A visitor learns the verdict on their own file, not which record it matched.
     assert 'data-testid="public-record"' not in bad.text
     assert "江城市第一中学" not in bad.text.split('data-testid="verdict"')[0]

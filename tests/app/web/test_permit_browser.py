@@ -1,0 +1,167 @@
+"""In a real browser: the bureau verifies a sealed result and issues the permit; the designer downloads
+both; the public page shows the result valid and a tampered copy invalid.
+
+The result is sealed by the three departments of the test PKI before the browser starts (the
+signing domain functions, as the platform's signing job uses them).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from sqlalchemy import select
+
+from app.permits import use_seal_source
+from app.platform import Platform
+from app.seed import DEMO_PASSWORD
+from app.settings import load_settings
+from storage.db import make_engine
+from storage.models import Permit, Submission, SubmissionState
+from tests.app.permits.sealed import (
+    SealedFiles,
+    bureau_seal_source,
+    make_sealed_submission,
+    seal_files,
+    write_trust_root,
+)
+from tests.support.pki import SigningPki
+from tests.support.web import web_settings_env
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PUBLIC_URL = "https://liantu.example.gov.cn"
+
+
+@pytest.fixture
+def web_settings_overrides(test_pki: SigningPki, tmp_path: Path) -> dict[str, str]:
+    return {
+        "trust_roots": str(write_trust_root(test_pki, tmp_path / "trust")),
+        "tsa_url": test_pki.timestamp_url,
+        "public_url": PUBLIC_URL,
+    }
+
+
+@pytest.fixture
+def live_platform(live_server: str, tmp_path: Path, web_settings_overrides: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A second handle on the live server's database and object store, to prepare and check data."""
+    settings = load_settings(web_settings_env(tmp_path / "live", **web_settings_overrides))
+    platform = Platform(settings, _engine=make_engine(settings.effective_database_url))
+    yield platform
+    platform.close()
+
+
+@pytest.fixture(scope="module")
+def files(test_pki: SigningPki) -> SealedFiles:
+    # Signed before the browser starts: Playwright keeps an event loop running in this thread.
+    return seal_files(test_pki, PUBLIC_URL)
+
+
+@pytest.fixture
+def bureau_seal(test_pki: SigningPki):  # type: ignore[no-untyped-def]
+    use_seal_source(bureau_seal_source(test_pki))
+    yield
+    use_seal_source(None)
+
+
+def _sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(f"{base}/")
+
+
+def _tampered(pdf: bytes) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page["/Contents"] = writer.add_object(generic.StreamObject(stream_data=b"BT /F1 40 Tf 100 500 Td (OK) Tj ET"))
+    writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_verify_issue_download_and_the_public_page(  # type: ignore[no-untyped-def]
+    files: SealedFiles,
+    chromium,
+    live_server: str,
+    live_platform,
+    test_pki,
+    bureau_seal,
+    screenshots: Path,
+    tmp_path: Path,
+) -> None:
+    case = make_sealed_submission(live_platform, files)
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+
+    _sign_in(page, live_server, "bureau")
+    page.get_by_test_id("nav-verification").click()
+    row = page.locator(f'[data-testid="result-row"][data-submission="{case.submission_id}"]')
+    row.wait_for()
+    assert case.review_number in row.inner_text()
+    page.screenshot(path=str(screenshots / "permit-desk.png"), full_page=True)
+    row.get_by_test_id("verify-stored").click()
+    verdict = page.get_by_test_id("verdict")
+    verdict.wait_for()
+    assert verdict.get_attribute("data-valid") == "true"
+    assert page.get_by_test_id("signature-row").count() == 4
+    assert page.get_by_test_id("manifest-ok").is_visible()
+    page.screenshot(path=str(screenshots / "permit-verification-report.png"), full_page=True)
+
+    page.get_by_test_id("issue-permit").click()
+    issued = page.get_by_test_id("permit-issued")
+    issued.wait_for(timeout=60_000)
+    with live_platform.sessions() as db:
+        permit = db.scalars(select(Permit).where(Permit.submission_id == case.submission_id)).one()
+        assert db.get(Submission, case.submission_id).state is SubmissionState.PERMITTED
+    assert permit.number in issued.inner_text()
+    page.screenshot(path=str(screenshots / "permit-issued.png"), full_page=True)
+
+    page.get_by_test_id("nav-licences").click()
+    page.get_by_test_id("licence-code").fill(case.project_code[-6:])
+    page.get_by_test_id("licence-code").press("Enter")
+    page.wait_for_url("**/licences?project_code=*")
+    assert page.get_by_test_id("licence-row").count() == 2
+    page.screenshot(path=str(screenshots / "permit-licence-library.png"), full_page=True)
+    page.get_by_test_id("logout").click()
+
+    _sign_in(page, live_server, "designer")
+    page.goto(f"{live_server}/submissions/{case.submission_id}")
+    downloads = page.get_by_test_id("result-downloads")
+    downloads.wait_for()
+    page.screenshot(path=str(screenshots / "permit-designer-downloads.png"), full_page=True)
+    with page.expect_download() as permit_download:
+        page.get_by_test_id("download-permit").click()
+    permit_path = tmp_path / "permit.pdf"
+    permit_download.value.save_as(permit_path)
+    assert permit_path.read_bytes().startswith(b"%PDF")
+    with page.expect_download() as result_download:
+        page.get_by_test_id("download-result").click()
+    result_path = tmp_path / "result.pdf"
+    result_download.value.save_as(result_path)
+    assert result_path.read_bytes() == case.final
+    context.close()
+
+    public = chromium.new_context(locale="zh-CN", viewport={"width": 1100, "height": 900}).new_page()
+    public.goto(f"{live_server}/verify/{case.review_number}")
+    assert public.get_by_test_id("verdict").get_attribute("data-valid") == "true"
+    assert "验证通过" in public.get_by_test_id("verdict").inner_text()
+    public.screenshot(path=str(screenshots / "permit-public-valid.png"), full_page=True)
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(_tampered(case.final))
+    public.get_by_test_id("verify-file").set_input_files(str(tampered))
+    public.get_by_test_id("verify-submit").click()
+    public.get_by_test_id("checked-file").wait_for()
+    assert public.get_by_test_id("verdict").get_attribute("data-valid") == "false"
+    assert "签章后文档被修改" in public.get_by_test_id("verdict-reasons").inner_text()
+    public.screenshot(path=str(screenshots / "permit-public-tampered.png"), full_page=True)
+    public.get_by_test_id("verify-file").set_input_files(str(permit_path))
+    public.get_by_test_id("verify-submit").click()
+    public.wait_for_load_state()
+    assert public.get_by_test_id("verdict").get_attribute("data-valid") == "true"
+    public.context.close()
