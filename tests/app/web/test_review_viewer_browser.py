@@ -357,12 +357,27 @@ def test_two_reviewers_see_each_others_markups_and_comments_live(chromium, site:
         assert "GB 50016" in page.get_by_test_id("comment-clause").first.inner_text()
         assert page.locator(".comment-text b").count() == 0
     assert clause.split()[0] in b.get_by_test_id("comment-clause").first.inner_text()
+
+    # B replies in the thread; A sees the reply arrive.
+    b.get_by_test_id("comment-action-reply").first.click()
+    b.get_by_test_id("comment-action-text").fill("同意，另请核对防火门开启方向")
+    b.get_by_test_id("comment-action-send").click()
+    a.get_by_test_id("comment-entry").filter(has_text="另请核对").wait_for(timeout=3_000)
+
+    # A keeps the text as a template and picks it again for the next comment.
+    a.get_by_test_id("comment-text").fill("消防车道净宽不应小于 4.0 m")
+    a.get_by_test_id("template-save").click()
+    a.wait_for_function("() => document.getElementById('comment-template').options.length > 1", timeout=TIMEOUT_MS)
+    a.get_by_test_id("comment-text").fill("")
+    a.get_by_test_id("comment-template").select_option(index=1)
+    assert a.get_by_test_id("comment-text").input_value() == "消防车道净宽不应小于 4.0 m"
+    a.get_by_test_id("comment-text").fill("")
     a.screenshot(path=site.shots / "reviewer-a-cloud-comment.png")
     b.screenshot(path=site.shots / "reviewer-b-live.png")
 
     # A moves the cloud; B's copy follows.
     before = _markups(a)[0]["version"]  # the comment took the cloud in: that counts as a change too
-    a.keyboard.press("v")
+    a.get_by_test_id("tool-select").click()
     _drag_sheet(a, (300, 260), (360, 300))
     moved = _wait_markups(a, lambda found: found[0]["version"] > before, "A's move was not saved")[0]
     assert moved["points"][0] == pytest.approx([260, 240], abs=2)
