@@ -21,7 +21,7 @@ from app.platform import Platform
 from app.seed import DESIGN_INSTITUTE
 from app.settings import load_settings
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE
-from app.web import create_app
+from app.web import create_app, review_api
 from app.web.sessions import COOKIE_NAME, encode_session
 from storage.db import make_engine, make_session_factory, transaction
 from storage.migrate import upgrade
@@ -523,8 +523,9 @@ def _next_event(lines: queue.Queue[str], deadline: float) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_events_reach_a_viewer_on_another_server_within_a_second(
-    kind: str, request: pytest.FixtureRequest, seeded_database: Path, tmp_path: Path
+    kind: str, request: pytest.FixtureRequest, seeded_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(review_api, "KEEPALIVE_SECONDS", 0.5)  # a quiet stream says so every 15 s; here sooner
     writer_platform = _platform(kind, request, seeded_database, tmp_path / "data")
     if kind == "sqlite":  # the second process opens the same database file
         reader_platform = Platform(
@@ -567,6 +568,11 @@ def test_events_reach_a_viewer_on_another_server_within_a_second(
             committed = time.monotonic()
             seen = [_next_event(lines, committed + LIVE_SECONDS) for _ in range(2)]
             assert {(e["event"], e["change"]) for e in seen} == {("markup", "updated"), ("comment", "created")}
+
+        # A quiet stream sends keepalive comments.
+        deadline = time.monotonic() + START_SECONDS
+        while lines.get(timeout=max(0.0, deadline - time.monotonic())) != ": keepalive":
+            pass
 
         # A stranger is not told the revision exists.
         stranger, _ = session_cookie(reader_platform, "clerk")
