@@ -78,7 +78,9 @@ class CallbackOutcome:
 
 
 def _payable(session: Session, number: str) -> PayableInvoice | None:
-    invoice = session.scalar(select(FeeInvoice).where(FeeInvoice.number == number))
+    # Locked before anything refers to it: two callbacks for one invoice take turns, and the second
+    # decides on what the first wrote (on SQLite the one writer at a time does the same).
+    invoice = session.scalar(select(FeeInvoice).where(FeeInvoice.number == number).with_for_update())
     if invoice is None:
         return None
     paid_by = invoice.transaction_id if invoice.state == FeeState.PAID and invoice.payment_method == SOURCE else None
