@@ -95,6 +95,8 @@ class SealedFiles:
     project_name: str
     original: bytes
     revisions: tuple[bytes, ...]
+    prepared: bytes
+    """The composed result with its empty signature fields, before any seal."""
 
 
 _made: dict[tuple[object, ...], SealedFiles] = {}
@@ -142,7 +144,7 @@ def seal_files(
     # A PDF original is its own sheet PDF, as intake makes it.
     sheets = [ApprovedSheet(number, "一层平面图", 1, original_sha, original_sha, original)]
     slots = seal_slots(list(zip(FIELDS, ORGANISATIONS, strict=True)))
-    pdf = compose_and_prepare(data, sheets, slots)
+    pdf = prepared = compose_and_prepare(data, sheets, slots)
     revisions = []
     for index in range(3):
         pdf = sign(
@@ -155,7 +157,7 @@ def seal_files(
             trust_roots=test_pki.trust_roots,
         )
         revisions.append(pdf)
-    _made[key] = SealedFiles(review_number, project_code, data.project_name, original, tuple(revisions))
+    _made[key] = SealedFiles(review_number, project_code, data.project_name, original, tuple(revisions), prepared)
     return dataclasses.replace(_made[key], revisions=tuple(revisions[:signed]))
 
 
@@ -171,8 +173,10 @@ def make_sealed_submission(platform: Platform, files: SealedFiles) -> SealedCase
     store.put_stream(sheet_key, io.BytesIO(original), content_type="application/pdf")
     revisions = list(files.revisions)
     signed = len(revisions)
-    pdf = revisions[-1]
+    pdf = revisions[-1] if revisions else files.prepared
     final_sha = hashlib.sha256(pdf).hexdigest()
+    prepared_key = f"results/{review_number}/r0-{hashlib.sha256(files.prepared).hexdigest()}.pdf"
+    store.put_stream(prepared_key, io.BytesIO(files.prepared), content_type="application/pdf")
     keys = []
     for index, revision in enumerate(revisions):
         digest = hashlib.sha256(revision).hexdigest()
@@ -224,7 +228,7 @@ def make_sealed_submission(platform: Platform, files: SealedFiles) -> SealedCase
         result = ReviewResult(
             submission_id=submission.id,
             state="sealed" if signed == 3 else "signing",
-            object_key=keys[-1][0] if keys else sheet_key,
+            object_key=keys[-1][0] if keys else prepared_key,
             sha256=final_sha,
             signing_order=list(FIELDS),
             manifest=[

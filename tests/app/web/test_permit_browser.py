@@ -1,13 +1,16 @@
-"""In a real browser: the bureau verifies a sealed result and issues the permit; the designer downloads
-both; the public page shows the result valid and a tampered copy invalid.
+"""In a real browser: three department signers seal the result in turn on the signing page; the bureau
+verifies it and issues the permit; the designer downloads both; the public page shows the result
+valid and a tampered copy invalid.
 
-The result is sealed by the three departments of the test PKI before the browser starts (the
-signing domain functions, as the platform's signing job uses them).
+The result is composed before the browser starts (one sheet, the departments' empty fields), and
+each department's certificate from the test PKI is imported as its signing identity.
 """
 
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,10 +20,12 @@ from sqlalchemy import select
 
 from app.permits import use_seal_source
 from app.platform import Platform
-from app.seed import DEMO_PASSWORD
+from app.sealing import identities, seals
+from app.seed import CIVIL_AIR_DEFENCE_OFFICE, CONSTRUCTION_SECTION, DEMO_PASSWORD, FIRE_DEPARTMENT
 from app.settings import load_settings
-from storage.db import make_engine
-from storage.models import Permit, Submission, SubmissionState
+from app.verification import read_result
+from storage.db import make_engine, transaction
+from storage.models import Organization, Permit, ReviewResult, Submission, SubmissionState
 from tests.app.permits.sealed import (
     SealedFiles,
     bureau_seal_source,
@@ -57,7 +62,7 @@ def live_platform(live_server: str, tmp_path: Path, web_settings_overrides: dict
 @pytest.fixture(scope="module")
 def files(test_pki: SigningPki) -> SealedFiles:
     # Signed before the browser starts: Playwright keeps an event loop running in this thread.
-    return seal_files(test_pki, PUBLIC_URL)
+    return seal_files(test_pki, PUBLIC_URL, signed=0)
 
 
 @pytest.fixture
@@ -65,6 +70,26 @@ def bureau_seal(test_pki: SigningPki):  # type: ignore[no-untyped-def]
     use_seal_source(bureau_seal_source(test_pki))
     yield
     use_seal_source(None)
+
+
+SIGNERS = (("fire.signer", FIRE_DEPARTMENT, "fire"), ("airdef.signer", CIVIL_AIR_DEFENCE_OFFICE, "civil_defence"))
+SIGNERS += (("construction.signer", CONSTRUCTION_SECTION, "construction"),)
+
+
+def _give_identities(platform: Platform, test_pki: SigningPki) -> None:
+    """Each demo department gets its certificate from the test PKI and a generated seal."""
+    with transaction(platform.sessions) as db:
+        for _, organization, slug in SIGNERS:
+            org_id = db.scalar(select(Organization.id).where(Organization.name == organization))
+            identities.import_pkcs12(
+                db,
+                platform.settings,
+                None,
+                org_id,
+                data=test_pki.pki.signers[slug],
+                password=test_pki.password.decode(),
+            )
+            seals.generate_seal(db, platform.store, None, org_id, purpose="施工图审查专用章")
 
 
 def _sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
@@ -96,8 +121,29 @@ def test_verify_issue_download_and_the_public_page(  # type: ignore[no-untyped-d
     tmp_path: Path,
 ) -> None:
     case = make_sealed_submission(live_platform, files)
+    _give_identities(live_platform, test_pki)
     context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
+
+    for index, (username, _, _) in enumerate(SIGNERS):
+        _sign_in(page, live_server, username)
+        page.goto(f"{live_server}/submissions/{case.submission_id}/result")
+        page.get_by_test_id("sign").click()
+        page.get_by_test_id("sealing-done").wait_for(timeout=60_000)
+        assert page.locator('[data-testid="seal-step"][data-signed="true"]').count() == index + 1
+        if index in (0, len(SIGNERS) - 1):
+            page.screenshot(path=str(screenshots / f"permit-signing-{index + 1}.png"), full_page=True)
+        page.get_by_test_id("logout").click()
+    with live_platform.sessions() as db:
+        assert db.get(Submission, case.submission_id).state is SubmissionState.SEALED
+        sealed = db.get(ReviewResult, case.result_id)
+        final = read_result(live_platform.store, sealed)
+    if shutil.which("pdfsig"):
+        sealed_path = tmp_path / "sealed.pdf"
+        sealed_path.write_bytes(final)
+        out = subprocess.run(["pdfsig", str(sealed_path)], capture_output=True, text=True, check=False).stdout
+        assert out.count("Signature Validation: Signature is Valid") == 3
+        assert "Total document signed" in out.split("Signature #")[-1]
 
     _sign_in(page, live_server, "bureau")
     page.get_by_test_id("nav-verification").click()
@@ -144,7 +190,7 @@ def test_verify_issue_download_and_the_public_page(  # type: ignore[no-untyped-d
         page.get_by_test_id("download-result").click()
     result_path = tmp_path / "result.pdf"
     result_download.value.save_as(result_path)
-    assert result_path.read_bytes() == case.final
+    assert result_path.read_bytes() == final
     context.close()
 
     public = chromium.new_context(locale="zh-CN", viewport={"width": 1100, "height": 900}).new_page()
@@ -153,7 +199,7 @@ def test_verify_issue_download_and_the_public_page(  # type: ignore[no-untyped-d
     assert "验证通过" in public.get_by_test_id("verdict").inner_text()
     public.screenshot(path=str(screenshots / "permit-public-valid.png"), full_page=True)
     tampered = tmp_path / "tampered.pdf"
-    tampered.write_bytes(_tampered(case.final))
+    tampered.write_bytes(_tampered(final))
     public.get_by_test_id("verify-file").set_input_files(str(tampered))
     public.get_by_test_id("verify-submit").click()
     public.get_by_test_id("checked-file").wait_for()
