@@ -454,9 +454,23 @@ def test_every_tool_draws_a_markup_the_platform_accepts(chromium, site: Site) ->
     # Visible text is text: the arrow and the free text show what was typed, nothing runs.
     labels = page.locator("g[data-kind='arrow'] text, g[data-kind='free_text'] text").all_text_contents()
     assert labels == ["见详图 <script>", "见详图 <script>"]
+    found = _markups(page)
+    # Double-clicking the arrow puts its text in the box; Enter saves the new text.
+    page.get_by_test_id("tool-select").click()
+    arrow = next(m for m in found if m["kind"] == "arrow")
+    (x0, y0), (x1, y1) = arrow["points"]
+    ax, ay = _client_point(page, (x0 + x1) / 2, (y0 + y1) / 2)
+    page.mouse.dblclick(ax, ay)
+    assert page.get_by_test_id("markup-text").input_value() == "见详图 <script>"
+    page.get_by_test_id("markup-text").fill("见大样 3")
+    page.get_by_test_id("markup-text").press("Enter")
+    _wait_markups(
+        page, lambda now: any(m["id"] == arrow["id"] and m["version"] > arrow["version"] for m in now), "edit"
+    )
+    assert page.locator(f'g[data-markup-id="{arrow["id"]}"] text').text_content() == "见大样 3"
+    page.get_by_test_id("markup-text").blur()
     # Select the polygon, delete it: gone here and on the server.
     polygon = next(m for m in found if m["kind"] == "polygon")
-    page.keyboard.press("v")
     _click_sheet(page, 160, 340)
     page.keyboard.press("Delete")
     _wait_markups(page, lambda found: all(m["id"] != polygon["id"] for m in found), "the polygon was not deleted")
@@ -467,6 +481,26 @@ def test_every_tool_draws_a_markup_the_platform_accepts(chromium, site: Site) ->
     assert polygon["id"] not in listed
     assert len(listed) == len(found) - 1
     page.screenshot(path=site.shots / "every-tool.png")
+    # Zooming moves the layer by its transform alone: nothing inside the SVG is redrawn frame by frame.
+    changes = page.evaluate(
+        """() => new Promise((resolve) => {
+            const v = window.liantuViewer;
+            const before = v.overlay.svg.style.transform;
+            let mutations = 0;
+            const watch = new MutationObserver((records) => { mutations += records.length; });
+            watch.observe(v.overlay.markups, { subtree: true, childList: true, attributes: true, characterData: true });
+            let frames = 0;
+            v.viewer.addHandler("update-viewport", () => { frames += 1; });
+            v.viewer.viewport.zoomBy(3);
+            v.viewer.addOnceHandler("animation-finish", () => {
+                watch.disconnect();
+                resolve({ mutations, frames, moved: v.overlay.svg.style.transform !== before });
+            });
+        })"""
+    )
+    assert changes["frames"] > 1
+    assert changes["moved"]
+    assert changes["mutations"] == 0
     assert page.errors == []
     page.context.close()
 
@@ -566,3 +600,21 @@ def test_compare_with_the_previous_revision(chromium, site: Site) -> None:  # ty
     page.screenshot(path=site.shots / "compare-side-1to1.png")
     assert page.errors == []
     page.context.close()
+
+
+def test_the_viewer_speaks_english_second(chromium, site: Site) -> None:  # type: ignore[no-untyped-def]
+    state = _signed_in(chromium, site, "fire.reviewer")
+    state.context.close()
+    context = chromium.new_context(
+        locale="en-GB", viewport={"width": 1440, "height": 960}, storage_state=site.states["fire.reviewer"]
+    )
+    page = context.new_page()
+    _open(page, site, "建施-03")
+    assert page.get_by_test_id("viewer-fit").inner_text() == "Fit"
+    assert "Review comments" in page.locator("#viewer-comments h2").inner_text()
+    page.keyboard.press("m")
+    _click_sheet(page, 300, 300)
+    _click_sheet(page, 400, 300)
+    assert page.get_by_test_id("measure-result").inner_text().startswith("Distance ")
+    page.screenshot(path=site.shots / "viewer-english.png")
+    context.close()
