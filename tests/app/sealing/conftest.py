@@ -15,6 +15,7 @@ import pymupdf
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.identity.principal import Principal
@@ -123,25 +124,48 @@ def add_signer(session: Session, organization: Organization, track: str, usernam
     return signer_principal(user, organization, track)
 
 
+def _organization(session: Session, name: str, kind: OrgKind, code: str | None = None) -> Organization:
+    found = session.scalar(select(Organization).where(Organization.name == name))
+    if found is None:
+        found = Organization(name=name, kind=kind, department_code=code)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def _existing_signer(session: Session, organization: Organization, track: str) -> Principal | None:
+    user = session.scalars(
+        select(User)
+        .join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(User.organization_id == organization.id, RoleGrant.role == Role.DEPARTMENT_SIGNER)
+        .order_by(User.id)
+    ).first()
+    return signer_principal(user, organization, track) if user else None
+
+
 def build_case(
     session: Session, store: LocalBlobStore, settings: Settings, test_pki: SigningPki, *, with_identities: bool = True
 ) -> Case:
-    """Organisations, users, a project and a submission whose three tracks passed in round 2."""
+    """Organisations, users, a project and a submission whose three tracks passed in round 2.
+
+    Organisations and signers that exist already (the seeded demo) are used as they are.
+    """
     ensure_tracks(session)
-    institute = Organization(name="江城市建筑设计研究院", kind=OrgKind.DESIGN_INSTITUTE)
-    agency = Organization(name="江城市施工图审查中心", kind=OrgKind.REVIEW_AGENCY)
-    session.add_all([institute, agency])
+    institute = _organization(session, "江城市建筑设计研究院", OrgKind.DESIGN_INSTITUTE)
+    agency = _organization(session, "江城市施工图审查中心", OrgKind.REVIEW_AGENCY)
     departments: dict[str, Organization] = {}
     for code, name in DEPARTMENT_NAMES.items():
-        departments[code] = Organization(name=name, kind=OrgKind.DEPARTMENT, department_code=code)
-        session.add(departments[code])
+        existing = session.scalars(
+            select(Organization).where(Organization.kind == OrgKind.DEPARTMENT, Organization.department_code == code)
+        ).first()
+        departments[code] = existing or _organization(session, name, OrgKind.DEPARTMENT, code)
     session.flush()
-    reviewer = User(organization_id=agency.id, username="reviewer", display_name="赵磊", password_hash="x")
-    lead = User(organization_id=agency.id, username="lead", display_name="钱伟", password_hash="x")
+    reviewer = User(organization_id=agency.id, username="case.reviewer", display_name="赵磊", password_hash="x")
+    lead = User(organization_id=agency.id, username="case.lead", display_name="钱伟", password_hash="x")
     session.add_all([reviewer, lead])
     session.flush()
     signers = {
-        code: add_signer(session, org, code, f"{code}.signer", f"签章人{index}")
+        code: _existing_signer(session, org, code) or add_signer(session, org, code, f"{code}.signer", f"签章人{index}")
         for index, (code, org) in enumerate(departments.items(), 1)
     }
     project = Project(
