@@ -16,7 +16,7 @@ from app.identity.accounts import check_new_user, create_organization, insert_us
 from app.identity.principal import Principal, principal_from_user
 from app.intake.pipeline import process_drawing_file
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE, ensure_tracks
-from storage.blobstore import LocalBlobStore
+from storage.blobstore import BlobStore, LocalBlobStore
 from storage.db import transaction
 from storage.models import (
     Organization,
@@ -104,6 +104,11 @@ def upload(
 
 @pytest.fixture
 def case(session_factory: sessionmaker[Session], store: LocalBlobStore) -> Case:
+    return build_case(session_factory, store)
+
+
+def build_case(session_factory: sessionmaker[Session], store: BlobStore) -> Case:
+    """Two DXF sheets (建施-03, 建施-04) through intake, round 1 in review for fire and civil air defence."""
     with transaction(session_factory) as db:
         ensure_tracks(db)
         institute = create_organization(db, "联图测试设计院", OrgKind.DESIGN_INSTITUTE)
