@@ -1,7 +1,7 @@
 """In a real browser: the review viewer's tools, shortcuts and measuring, and two reviewers working on one sheet.
 
-One server and one set of sheets serve the whole module: a PDF with 建施-01 and 建施-02 (no drawing units) and a
-DXF layout 建施-03 at 1:100 in millimetres, all in a round whose fire track (消防) is under review.
+One server and one set of sheets serve the whole module: a PDF with 建施-01 (its scale made unknown) and 建施-02,
+and a DXF layout 建施-03 at 1:100 in millimetres, all in a round whose fire track (消防) is under review.
 """
 
 from __future__ import annotations
@@ -82,8 +82,11 @@ def site(seeded_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         ).all()
         sheets = {number: revision.id for number, revision in pairs}
         dxf_revision = db.get_one(SheetRevision, sheets["建施-03"])
-        if dxf_revision.units_per_point is None:  # the sheet's scale as intake would record it
-            dxf_revision.units_per_point, dxf_revision.units = MM_PER_POINT_AT_1_100, "mm"
+        assert dxf_revision.units_per_point == pytest.approx(MM_PER_POINT_AT_1_100, rel=1e-3)
+        assert dxf_revision.units == "mm"
+        # 建施-01 stands for a PDF whose title block gives no scale: the reviewer calibrates on a known length.
+        unscaled = db.get_one(SheetRevision, sheets["建施-01"])
+        unscaled.units_per_point, unscaled.units = None, ""
         review = TrackReview(round_id=dxf_revision.round_id, track_code="fire", state=TrackReviewState.IN_REVIEW)
         db.add(review)
         db.flush()
