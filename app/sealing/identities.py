@@ -84,8 +84,13 @@ def import_token(
     *,
     token_label: str,
     key_label: str,
+    chain_pem: bytes = b"",
 ) -> SigningIdentity:
-    """Register a key held on a PKCS#11 token; the token is opened once to read and check its certificate."""
+    """Register a key held on a PKCS#11 token; the token is opened once to read and check its certificate.
+
+    Tokens usually hold only the end-entity certificate: ``chain_pem`` gives the issuing CA
+    certificates up to the trust root, which are stored with the identity.
+    """
     _require_admin(actor)
     organization = _sealing_organization(session, organization_id)
     token_label, key_label = token_label.strip(), key_label.strip()
@@ -102,7 +107,8 @@ def import_token(
         raise ServiceUnavailable(problem.zh, problem.en) from problem
     except SigningProblem as problem:
         raise Invalid(problem.zh, problem.en) from problem
-    chain = trust.check_chain(certificate, [], trust.trust_roots(settings))
+    intermediates = trust.read_pem_certificates(chain_pem) if chain_pem.strip() else []
+    chain = trust.check_chain(certificate, intermediates, trust.trust_roots(settings))
     identity = _new_identity(
         session, organization, certificate, chain, fingerprint=_fingerprint(certificate), kind=PKCS11
     )

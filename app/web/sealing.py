@@ -162,10 +162,14 @@ async def import_identity(request: Request) -> Response:
 
 async def import_token(request: Request) -> Response:
     platform = platform_of(request)
-    async with request.form() as form:
-        organization_id = form.get("organization_id", "")
-        token_label = str(form.get("token_label", ""))
-        key_label = str(form.get("key_label", ""))
+    try:
+        async with request.form(max_files=1, max_fields=10) as form:
+            organization_id = form.get("organization_id", "")
+            token_label = str(form.get("token_label", ""))
+            key_label = str(form.get("key_label", ""))
+            chain_pem = await _file(form, "chain")
+    except Invalid as exc:
+        return await run_in_threadpool(_admin_page, request, status=status_for(exc), problem=exc)
 
     def work(db: Session, who: Principal) -> str:
         identities.import_token(
@@ -175,6 +179,7 @@ async def import_token(request: Request) -> Response:
             _organization_id({"organization_id": organization_id}),
             token_label=token_label,
             key_label=key_label,
+            chain_pem=chain_pem,
         )
         return "token"
 
