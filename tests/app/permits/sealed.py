@@ -270,10 +270,10 @@ def make_sealed_submission(platform: Platform, files: SealedFiles) -> SealedCase
         )
 
 
-def bureau_seal_source(test_pki: SigningPki):  # type: ignore[no-untyped-def]
-    """A seal source for the demo bureau, issued by the test PKI's issuing CA."""
+def bureau_bundle(test_pki: SigningPki) -> bytes:
+    """A PKCS#12 for the demo bureau, issued by the test PKI's issuing CA (password ``test_pki.password``)."""
     now = dt.datetime.now(dt.UTC)
-    bundle = issue_signing_pkcs12(
+    return issue_signing_pkcs12(
         test_pki.pki.issuing_pkcs12,
         test_pki.password,
         Organisation(BUREAU, BUREAU, "施工许可", "bureau"),
@@ -281,6 +281,11 @@ def bureau_seal_source(test_pki: SigningPki):  # type: ignore[no-untyped-def]
         not_after=now + dt.timedelta(days=365),
         crl_url=f"{test_pki.crl_base_url}/issuing.crl",
     )
+
+
+def bureau_seal_source(test_pki: SigningPki):  # type: ignore[no-untyped-def]
+    """A seal source for the demo bureau that needs no stored identity."""
+    bundle = bureau_bundle(test_pki)
     seal = draw_round_seal(SealSpec(BUREAU, "行政审批专用章", dpi=150))
 
     @contextmanager

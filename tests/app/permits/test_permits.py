@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
+import subprocess
 from pathlib import Path
 
 import pymupdf
@@ -20,13 +22,16 @@ from app.permits import (
     use_seal_source,
     verify_and_issue,
 )
+from app.sealing import identities, seals
+from app.seed import BUREAU
 from app.verification import trust_roots
 from signing.verify import verify
 from storage.db import transaction
-from storage.models import Licence, Notification, Permit, Submission, SubmissionState, User
+from storage.models import Licence, Notification, Organization, Permit, Submission, SubmissionState, User
 from tests.app.permits.sealed import (
     SealedCase,
     SealedFiles,
+    bureau_bundle,
     bureau_seal_source,
     make_sealed_submission,
     seal_files,
@@ -114,6 +119,37 @@ def test_the_bureau_issues_a_sealed_permit_on_a_verified_result(web_platform, ca
     assert permit.number in text
     assert case.review_number in text
     assert f"{PUBLIC_URL}/verify/{case.review_number}" in text
+
+
+def test_the_bureau_seals_with_its_stored_identity_and_pdfsig_agrees(  # type: ignore[no-untyped-def]
+    web_platform, case: SealedCase, test_pki, tmp_path: Path
+) -> None:
+    use_seal_source(None)
+    with transaction(web_platform.sessions) as db:
+        bureau_org = db.scalar(select(Organization.id).where(Organization.name == BUREAU))
+        identities.import_pkcs12(
+            db,
+            web_platform.settings,
+            None,
+            bureau_org,
+            data=bureau_bundle(test_pki),
+            password=test_pki.password.decode(),
+        )
+        seals.generate_seal(db, web_platform.store, None, bureau_org, purpose="行政审批专用章")
+    issued = _issue(web_platform, _who(web_platform, "bureau"), case.submission_id)
+    assert issued.permit_id is not None
+    with web_platform.sessions() as db:
+        download = permit_download(db, web_platform.store, _who(web_platform, "designer"), case.submission_id)
+    verdict = verify(download.data, trust_roots(web_platform.settings))
+    assert verdict.valid, verdict.all_reasons()
+    assert verdict.signatures[0].signer_common_name == BUREAU
+    if shutil.which("pdfsig") is None:
+        pytest.skip("poppler-utils not installed")
+    path = tmp_path / "permit.pdf"
+    path.write_bytes(download.data)
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False).stdout
+    assert "Signature Validation: Signature is Valid" in out
+    assert "Total document signed" in out
 
 
 def test_no_permit_on_a_result_that_no_longer_verifies(web_platform, case: SealedCase) -> None:

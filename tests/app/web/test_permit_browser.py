@@ -3,7 +3,7 @@ verifies it and issues the permit; the designer downloads both; the public page 
 valid and a tampered copy invalid.
 
 The result is composed before the browser starts (one sheet, the departments' empty fields), and
-each department's certificate from the test PKI is imported as its signing identity.
+each department's and the bureau's certificate from the test PKI is imported as its signing identity.
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from sqlalchemy import select
 
-from app.permits import use_seal_source
 from app.platform import Platform
 from app.sealing import identities, seals
-from app.seed import CIVIL_AIR_DEFENCE_OFFICE, CONSTRUCTION_SECTION, DEMO_PASSWORD, FIRE_DEPARTMENT
+from app.seed import BUREAU, CIVIL_AIR_DEFENCE_OFFICE, CONSTRUCTION_SECTION, DEMO_PASSWORD, FIRE_DEPARTMENT
 from app.settings import load_settings
 from app.verification import read_result
 from storage.db import make_engine, transaction
 from storage.models import Organization, Permit, ReviewResult, Submission, SubmissionState
 from tests.app.permits.sealed import (
     SealedFiles,
-    bureau_seal_source,
+    bureau_bundle,
     make_sealed_submission,
     seal_files,
     write_trust_root,
@@ -65,13 +64,6 @@ def files(test_pki: SigningPki) -> SealedFiles:
     return seal_files(test_pki, PUBLIC_URL, signed=0)
 
 
-@pytest.fixture
-def bureau_seal(test_pki: SigningPki):  # type: ignore[no-untyped-def]
-    use_seal_source(bureau_seal_source(test_pki))
-    yield
-    use_seal_source(None)
-
-
 SIGNERS = (("fire.signer", FIRE_DEPARTMENT, "fire"), ("airdef.signer", CIVIL_AIR_DEFENCE_OFFICE, "civil_defence"))
 SIGNERS += (("construction.signer", CONSTRUCTION_SECTION, "construction"),)
 
@@ -90,6 +82,11 @@ def _give_identities(platform: Platform, test_pki: SigningPki) -> None:
                 password=test_pki.password.decode(),
             )
             seals.generate_seal(db, platform.store, None, org_id, purpose="施工图审查专用章")
+        bureau = db.scalar(select(Organization.id).where(Organization.name == BUREAU))
+        identities.import_pkcs12(
+            db, platform.settings, None, bureau, data=bureau_bundle(test_pki), password=test_pki.password.decode()
+        )
+        seals.generate_seal(db, platform.store, None, bureau, purpose="行政审批专用章")
 
 
 def _sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
@@ -116,7 +113,6 @@ def test_verify_issue_download_and_the_public_page(  # type: ignore[no-untyped-d
     live_server: str,
     live_platform,
     test_pki,
-    bureau_seal,
     screenshots: Path,
     tmp_path: Path,
 ) -> None:
