@@ -5,6 +5,9 @@ the version it read (SQLAlchemy's ``StaleDataError``); on SQLite (WAL) a transac
 writer committed may not write at all (``SQLITE_BUSY_SNAPSHOT``), even when the two touched different rows.
 Either way nothing was written; the whole unit is run again on fresh rows, where the version check tells a
 real conflict (:class:`~app.review_desk.errors.PreconditionFailed`) from a mere overlap.
+
+On SQLite the unit takes the database's one write lock before it reads anything: a transaction that has read
+cannot wait for that lock (it would write on an outdated snapshot), one that has not simply waits its turn.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -20,6 +24,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.review_desk.errors import PreconditionFailed
 
 T = TypeVar("T")
+
+_TAKE_WRITE_LOCK = text("UPDATE audit_head SET last_id = last_id WHERE 0")
+"""A write that changes nothing: on SQLite it takes the write lock, waiting (busy timeout) for other writers."""
 
 ATTEMPTS = 5
 """How often one write is tried before the overlap is reported as a conflict."""
@@ -38,6 +45,8 @@ def write(factory: sessionmaker[Session], work: Callable[[Session], T], *, attem
     for attempt in range(1, attempts + 1):
         try:
             with factory() as db, db.begin():
+                if db.get_bind().dialect.name == "sqlite":
+                    db.execute(_TAKE_WRITE_LOCK)
                 return work(db)
         except (StaleDataError, OperationalError) as exc:
             if not _overtaken(exc):

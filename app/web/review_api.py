@@ -107,7 +107,10 @@ def _base(request: Request) -> str:
 
 
 def _run(request: Request, work: Callable[..., Any], *args: Any, commit: bool = False) -> Awaitable[Any]:
-    """Run ``work(db, who, *args)`` in a worker thread with its own session (committed when asked)."""
+    """Run ``work(db, who, *args)`` in a worker thread with its own session; with ``commit``, as one write.
+
+    A write returns ids; the answer is read after the commit, so that no lock is held while it is built.
+    """
     who = principal(request)
     platform = platform_of(request)
 
@@ -168,11 +171,12 @@ async def create_markup(request: Request) -> Response:
     body = await _json_body(request)
     revision_id = request.path_params["revision_id"]
 
-    def work(db: Any, who: Principal) -> dict[str, Any]:
-        row = markups.create_markup(db, who, revision_id, body.get("track"), body.get("markup"))
-        return markups.get_markup(db, who, row.id)
+    def work(db: Any, who: Principal) -> int:
+        return markups.create_markup(db, who, revision_id, body.get("track"), body.get("markup")).id
 
-    return _markup_response(_rebase([await _run(request, work, commit=True)], _base(request))[0], 201)
+    markup_id = await _run(request, work, commit=True)
+    found = await _run(request, markups.get_markup, markup_id)
+    return _markup_response(_rebase([found], _base(request))[0], 201)
 
 
 @_special
@@ -189,11 +193,12 @@ async def update_markup(request: Request) -> Response:
     body = await _json_body(request)
     markup_id = request.path_params["markup_id"]
 
-    def work(db: Any, who: Principal) -> dict[str, Any]:
+    def work(db: Any, who: Principal) -> None:
         markups.update_markup(db, who, markup_id, expected, body.get("markup"))
-        return markups.get_markup(db, who, markup_id)
 
-    return _markup_response(_rebase([await _run(request, work, commit=True)], _base(request))[0])
+    await _run(request, work, commit=True)
+    found = await _run(request, markups.get_markup, markup_id)
+    return _markup_response(_rebase([found], _base(request))[0])
 
 
 @_special
@@ -242,8 +247,8 @@ async def create_comment(request: Request) -> Response:
     body = await _json_body(request)
     revision_id = request.path_params["revision_id"]
 
-    def work(db: Any, who: Principal) -> dict[str, Any]:
-        row = comments.create_comment(
+    def work(db: Any, who: Principal) -> int:
+        return comments.create_comment(
             db,
             who,
             revision_id,
@@ -253,10 +258,10 @@ async def create_comment(request: Request) -> Response:
             clause_ids=body.get("clause_ids"),
             markup_ids=body.get("markup_ids"),
             template_id=body.get("template_id"),
-        )
-        return comments.comment_json(db, who, row)
+        ).id
 
-    return _comment_response(await _run(request, work, commit=True), 201)
+    comment_id = await _run(request, work, commit=True)
+    return _comment_response(await _run(request, comments.get_comment, comment_id), 201)
 
 
 @_special
@@ -292,13 +297,13 @@ async def comment_action(request: Request) -> Response:
     comment_id = request.path_params["comment_id"]
     store = platform_of(request).store if attachment is not None else None
 
-    def work(db: Any, who: Principal) -> dict[str, Any]:
-        row = comments.act_on_comment(
+    def work(db: Any, who: Principal) -> None:
+        comments.act_on_comment(
             db, store, who, comment_id, expected_version=expected, action=action, text=text, attachment=attachment
         )
-        return comments.comment_json(db, who, row)
 
-    return _comment_response(await _run(request, work, commit=True))
+    await _run(request, work, commit=True)
+    return _comment_response(await _run(request, comments.get_comment, comment_id))
 
 
 @_special
