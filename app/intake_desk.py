@@ -48,6 +48,7 @@ from storage.models import (
     Submission,
     SubmissionState,
     TrackReview,
+    TrackReviewState,
     utcnow,
 )
 
@@ -538,4 +539,11 @@ def start_review(session: Session, actor: Principal, submission_id: int, *, expe
     fees.check_review_may_start(session, submission_id)
     submission = submissions.start_review(session, actor, submission_id, expected_version=expected_version)
     deadlines.start_clock(session, submission_id)
+    # The round's track reviews are under way: reviewers may mark up and write comments from now on.
+    latest = session.scalar(select(Round.id).where(Round.submission_id == submission_id).order_by(Round.number.desc()))
+    for review in session.scalars(
+        select(TrackReview).where(TrackReview.round_id == latest, TrackReview.state == TrackReviewState.PENDING)
+    ):
+        review.state = TrackReviewState.IN_REVIEW
+    session.flush()
     return submission

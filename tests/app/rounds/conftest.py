@@ -119,7 +119,11 @@ def build_case(session_factory: sessionmaker[Session], store: BlobStore) -> Case
         airdef_lead = _person(db, agency, "airdef.l", "周强", Role.TRACK_LEAD, CIVIL_AIR_DEFENCE)
         clerk = _person(db, agency, "clerk", "刘敏", Role.INTAKE_CLERK, None)
         project = Project(
-            organization_id=institute.id, code="JC-2026-0401", name="滨江小学教学楼", address="江城市滨江路 1 号"
+            organization_id=institute.id,
+            code="JC-2026-0401",
+            name="滨江小学教学楼",
+            address="江城市滨江路 1 号",
+            gross_floor_area_m2=5000.0,
         )
         db.add(project)
         db.flush()

@@ -216,3 +216,38 @@ def test_renumbered_sheet_is_matched_by_content_and_listed_for_the_clerk(
         assert db.get_one(Comment, carried.comment_id).carried_from_id == ids["other"]
     with pytest.raises(Invalid), transaction(session_factory) as db:
         set_match(db, case.clerk, case.submission_id, renumbered, renumbered)
+
+
+def test_the_next_round_is_reviewed_and_the_carried_comments_resolved(
+    session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore
+) -> None:
+    from app import fees, intake_desk, submissions
+    from app.review_desk.comments import act_on_comment
+    from storage.models import TrackReview, TrackReviewState
+
+    ids = _revise(session_factory, case)
+    _answer_all(session_factory, case, ids)
+    with transaction(session_factory) as db:
+        done = resubmit(db, store, case.designer, case.submission_id)
+    with transaction(session_factory) as db:
+        submissions.accept(db, case.clerk, case.submission_id)
+        intake_desk.open_round(db, db.get_one(Submission, case.submission_id), (FIRE, CIVIL_AIR_DEFENCE))
+        fees.issue_invoice(db, case.submission_id)
+        fees.defer_fee(db, case.clerk, case.submission_id, reason="财政拨款项目，缓缴")
+        intake_desk.start_review(db, case.clerk, case.submission_id, expected_version=None)
+    with session_factory() as db:
+        states = db.scalars(select(TrackReview.state).where(TrackReview.round_id == done.round.id)).all()
+        assert states == [TrackReviewState.IN_REVIEW, TrackReviewState.IN_REVIEW]
+        carried = db.scalars(select(Comment.id).where(Comment.round_id == done.round.id)).all()
+    assert len(carried) == 3
+    for comment_id in carried:
+        with transaction(session_factory) as db:
+            version = db.get_one(Comment, comment_id).version
+            act_on_comment(db, None, case.fire_reviewer, comment_id, expected_version=version, action="resolve")
+    with transaction(session_factory) as db:
+        conclude_track(db, case.fire_lead, done.round.id, FIRE, "passed")
+        conclude_track(db, case.airdef_lead, done.round.id, CIVIL_AIR_DEFENCE, "passed")
+    with session_factory() as db:
+        assert db.get_one(Submission, case.submission_id).state is SubmissionState.PASSED
+        # Round 1 keeps its comments as they were issued.
+        assert db.get_one(Comment, ids["changed"]).status == "answered"
