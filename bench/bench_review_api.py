@@ -4,9 +4,11 @@ For each database a fresh data folder (and, for PostgreSQL, a fresh database) is
 50 reviewers spread over the fire, civil air defence and construction tracks of one submission in review
 with 10 sheets. Liantu's web server runs as ``liantu serve --workers 2`` runs it. Each reviewer is an
 asyncio task with its own httpx client and session cookie (CSRF header included, as the browser sends
-it) repeating what a reviewer does at the sheet: draw a markup (``POST …/markups``), reload the sheet's
-markups (``GET …/markups``), write a comment on the markup (``POST …/comments``) and reload the comments
-(``GET …/comments``), on a random sheet of the submission.
+it) repeating what a reviewer does at the sheet: draw a markup (``POST …/markups``: half of them revision
+clouds, the rest rectangles and labelled arrows), reload the sheet's markups (``GET …/markups``), write a
+comment on the markup (``POST …/comments``) and reload the comments (``GET …/comments``), on a random
+sheet of the submission. The server's CPU time per request is read from ``/proc``: unlike latencies, it
+does not depend on what else runs on the machine.
 
 Two loads per database:
 
@@ -152,17 +154,24 @@ class Tally:
 
 
 def _markup(rng: random.Random) -> dict[str, object]:
+    """A revision cloud, a rectangle or an arrow with a label, somewhere on the sheet (clouds the most)."""
     x, y = rng.uniform(50, WIDTH - 300), rng.uniform(50, HEIGHT - 300)
     w, h = rng.uniform(20, 250), rng.uniform(20, 250)
+    kind = rng.choice(["cloud", "cloud", "rectangle", "arrow"])
+    points = {
+        "cloud": [[x, y], [x + w, y], [x + w, y + h], [x, y + h]],
+        "rectangle": [[x, y], [x + w, y + h]],
+        "arrow": [[x, y], [x + w, y + h]],
+    }[kind]
     return {
-        "kind": "cloud",
-        "points": [[x, y], [x + w, y], [x + w, y + h], [x, y + h]],
-        "text": "",
+        "kind": kind,
+        "points": points,
+        "text": "见大样" if kind == "arrow" else "",
         "box": None,
         "colour": "#d32f2f",
         "stroke_width": 1.5,
         "opacity": 1.0,
-        "cloud_arc": 12.0,
+        "cloud_arc": 12.0 if kind == "cloud" else 0.0,
     }
 
 
@@ -286,6 +295,8 @@ class Outcome:
     """Markups and comments in the database after the load (cumulative over the loads of one database)."""
     expected: tuple[int, int]
     peak_rss_mb: float
+    cpu_ms: float
+    """Server CPU time per request (its processes, user + system), whatever else ran on the machine."""
 
 
 def _report(outcomes: list[Outcome]) -> None:
@@ -305,7 +316,7 @@ def _report(outcomes: list[Outcome]) -> None:
         print(
             f"{outcome.label:<26} rows: {outcome.rows[0]} markups / {outcome.rows[1]} comments, answered 201: "
             f"{outcome.expected[0]} / {outcome.expected[1]} → lost or extra: {lost[0]} / {lost[1]}; "
-            f"server peak RSS {outcome.peak_rss_mb:.0f} MB"
+            f"server CPU {outcome.cpu_ms:.1f} ms/request, peak RSS {outcome.peak_rss_mb:.0f} MB"
         )
         if outcome.tally.statuses:
             print(f"{outcome.label:<26} unexpected answers: {dict(sorted(outcome.tally.statuses.items()))}")
@@ -362,10 +373,13 @@ def run_database(label: str, work: Path, database_url: str, args: argparse.Names
         base = f"http://127.0.0.1:{server.port}"
         created = (0, 0)
         for load, seconds, pause in (("paced", args.seconds, (0.5, 1.5)), ("flat out", args.flat_seconds, (0, 0))):
+            cpu_before = server.cpu_seconds()
             tally = asyncio.run(_load(base, plan, seconds, pause))
+            requests = sum(len(v) for v in tally.latencies.values())
+            cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / max(1, requests)
             created = (created[0] + tally.markups, created[1] + tally.comments)
             rows = _count(data_dir, database_url)
-            outcomes.append(Outcome(f"{label} {load}", seconds, tally, rows, created, server.peak_rss_mb()))
+            outcomes.append(Outcome(f"{label} {load}", seconds, tally, rows, created, server.peak_rss_mb(), cpu_ms))
     finally:
         server.stop()
     return outcomes
