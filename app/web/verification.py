@@ -50,7 +50,13 @@ async def _uploaded_pdf(request: Request) -> tuple[bytes, str]:
     """The PDF of a ``file`` form field, refused early when the request is larger than allowed."""
     limit = platform_of(request).settings.verify_max_bytes
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + FORM_OVERHEAD:
+    if not length.isdigit():
+        # A body of unknown length would be spooled whole before its size is known.
+        raise Invalid(
+            "请求缺少内容长度，请用浏览器表单上传文件。",
+            "The request has no Content-Length; upload the file with the form.",
+        )
+    if int(length) > limit + FORM_OVERHEAD:
         mb = limit // (1024 * 1024)
         raise Invalid(f"文件超过 {mb} MB，无法验证。", f"The file is larger than {mb} MB and cannot be verified.")
     async with request.form(max_files=1, max_fields=4) as form:

@@ -111,6 +111,15 @@ def test_bad_uploads_are_refused_with_a_message(client, web_platform) -> None:  
     garbage = _post_file(client, "/verify", b"%PDF-1.7\nthis is not a pdf at all")
     assert garbage.status_code == 200
     assert "PDF 文件无法解析" in garbage.text
+    token = csrf_token(client, "/verify")
+    body = (
+        f'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+        '--b\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n%PDF-1.7\r\n--b--\r\n"
+    ).encode()
+    chunked = client.post("/verify", content=iter([body]), headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert chunked.status_code == 400
+    assert "Content-Length" in chunked.text
     no_token = client.post("/verify", files={"file": ("a.pdf", b"%PDF-1.7", "application/pdf")})
     assert no_token.status_code == 403
     with web_platform.sessions() as db:
