@@ -8,7 +8,10 @@ its own. The DXF revisions are written and read back with renumbered handles, as
     .venv/bin/python bench/bench_compare.py [--paths 60000] [--dpi 96]
 
 ``raster`` uses the default options (full antialiasing); ``raster-aa2`` renders with 2 antialiasing bits,
-faster but noisier on real drawings (see ``RasterCompareOptions.antialias``).
+faster but noisier on real drawings (see ``RasterCompareOptions.antialias``). ``render`` is the peer: PyMuPDF
+rendering both pages to grey pixmaps at the same resolution, the floor any picture comparison pays.
+``job-pdf`` and ``job-dxf`` time what the platform's ``sheet_revision.compare`` job computes for a sheet
+(:func:`app.rounds.compare.changes_between` plus the overlay PNG), from the stored bytes.
 """
 
 from __future__ import annotations
@@ -109,7 +112,35 @@ def to_dxf(shapes: list[tuple[str, list[tuple[float, float]]]], renumber: int) -
 def _child(mode: str, old: str, new: str, dpi: float) -> None:
     """Runs in the subprocess: prints 'seconds notes rectangles added removed changed peak_rss_kb'."""
     notes = "-"
-    if mode.startswith("raster"):
+    if mode == "render":
+        import pymupdf
+
+        from review.compare.regions import ChangeSet
+
+        start = time.perf_counter()
+        for path in (old, new):
+            with pymupdf.open(path) as document:
+                document[0].get_pixmap(
+                    matrix=pymupdf.Matrix(dpi / 72, dpi / 72), colorspace=pymupdf.csGRAY, alpha=False
+                )
+        changes = ChangeSet(rectangles=(), method="render")
+        notes = f"at_{dpi:g}_dpi"
+    elif mode.startswith("job"):
+        from app.rounds.compare import _Side, changes_between, overlay_png
+
+        dxf = mode.endswith("dxf")
+        pdf_old = Path(old).with_suffix(".pdf").read_bytes()
+        pdf_new = Path(new).with_suffix(".pdf").read_bytes()
+        start = time.perf_counter()
+        sides = [
+            _Side(pdf, "", Path(path).read_bytes() if dxf else None, "A-101")
+            for pdf, path in ((pdf_old, old), (pdf_new, new))
+        ]
+        changes, _ = changes_between(sides[0], sides[1])
+        compared = time.perf_counter() - start
+        overlay_png(pdf_old, pdf_new, changes)
+        notes = f"(compare_{compared:.2f}_s,_overlay_PNG_{time.perf_counter() - start - compared:.2f}_s)"
+    elif mode.startswith("raster"):
         from review.compare.raster import RasterCompareOptions, raster_changes
 
         antialias = 2 if mode.endswith("aa2") else 8
@@ -169,9 +200,19 @@ def main() -> None:
         (folder / "new.pdf").write_bytes(to_pdf(new))
         (folder / "old.dxf").write_bytes(to_dxf(old, 0))
         (folder / "new.dxf").write_bytes(to_dxf(new, 1000))
-        for mode, suffix in (("raster", "pdf"), ("raster-aa2", "pdf"), ("entities", "dxf")):
+        results = {}
+        modes = (
+            ("render", "pdf"),
+            ("raster", "pdf"),
+            ("raster-aa2", "pdf"),
+            ("entities", "dxf"),
+            ("job-pdf", "pdf"),
+            ("job-dxf", "dxf"),
+        )
+        for mode, suffix in modes:
             figures, rects = _measure(mode, folder / f"old.{suffix}", folder / f"new.{suffix}", args.dpi)
             seconds, notes, count, added, removed, changed, peak = figures
+            results[mode] = float(seconds)
             print(
                 f"{mode:10s}: {float(seconds):.2f} s {notes.replace('_', ' ')}; {count} rectangles"
                 f" (added {added}, removed {removed}, changed {changed}); peak RSS {int(peak) / 1024:.0f} MB"
@@ -179,6 +220,7 @@ def main() -> None:
             # Rectangles in mm from the top left of the sheet.
             for line in rects:
                 print("   ", line)
+        print(f"raster compare / PyMuPDF render of both pages: {results['raster'] / results['render']:.2f}x")
 
 
 if __name__ == "__main__":
