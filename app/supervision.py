@@ -170,8 +170,18 @@ def concluded_records(
 ) -> tuple[list[RoundRecord], int]:
     """Track reviews concluded in ``period`` as statistics records, and how many could not be counted."""
     policy_, calendar = deadlines.time_limits(settings), deadlines.work_calendar(settings)
+    # Plain columns, not ORM objects: a year of a city is tens of thousands of rows.
     rows = session.execute(
-        select(TrackReview, Round.number, Round.submission_id, Project.code)
+        select(
+            TrackReview.id,
+            TrackReview.track_code,
+            TrackReview.started_at,
+            TrackReview.concluded_at,
+            TrackReview.concluded_by_id,
+            Round.number,
+            Round.submission_id,
+            Project.code,
+        )
         .join(Round, Round.id == TrackReview.round_id)
         .join(Submission, Submission.id == Round.submission_id)
         .join(Project, Project.id == Submission.project_id)
@@ -183,35 +193,31 @@ def concluded_records(
         )
         .order_by(TrackReview.concluded_at, TrackReview.id)
     ).all()
-    names = _reviewer_names(session, [review.id for review, *_ in rows])
-    concluder_ids = {review.concluded_by_id for review, *_ in rows if review.concluded_by_id}
+    names = _reviewer_names(session, [row.id for row in rows])
+    concluder_ids = {row.concluded_by_id for row in rows if row.concluded_by_id}
     concluders: dict[int | None, str] = dict(
         session.execute(select(User.id, User.display_name).where(User.id.in_(concluder_ids))).tuples().all()
     )
     pauses_by_submission: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
-    for pause in session.scalars(
-        select(ClockPause)
-        .where(ClockPause.submission_id.in_({submission_id for _, _, submission_id, _ in rows}))
+    for pause in session.execute(
+        select(ClockPause.submission_id, ClockPause.started_at, ClockPause.ended_at)
+        .where(ClockPause.submission_id.in_({row.submission_id for row in rows}))
         .order_by(ClockPause.started_at)
     ):
         ended = deadlines.aware(pause.ended_at) if pause.ended_at else None
         pauses_by_submission[pause.submission_id].append((deadlines.aware(pause.started_at), ended))
     records, uncounted = [], 0
-    for review, number, submission_id, project_code in rows:
-        assert review.started_at is not None
-        assert review.concluded_at is not None
-        start, end = deadlines.aware(review.started_at), deadlines.aware(review.concluded_at)
-        pauses = [p for p in pauses_by_submission[submission_id] if p[0] >= start]
-        people = names.get(review.id) or (
-            [concluders[review.concluded_by_id]] if review.concluded_by_id in concluders else []
-        )
+    for row in rows:
+        start, end = deadlines.aware(row.started_at), deadlines.aware(row.concluded_at)
+        pauses = [p for p in pauses_by_submission[row.submission_id] if p[0] >= start]
+        people = names.get(row.id) or ([concluders[row.concluded_by_id]] if row.concluded_by_id in concluders else [])
         try:
             days = elapsed_working_days(_running(start, end, pauses), calendar)
-            limit = policy_.days_for(review.track_code, number)
+            limit = policy_.days_for(row.track_code, row.number)
         except DeadlineError:
             uncounted += 1
             continue
-        records.append(RoundRecord(project_code, review.track_code, number, days, limit, tuple(people)))
+        records.append(RoundRecord(row.code, row.track_code, row.number, days, limit, tuple(people)))
     return records, uncounted
 
 

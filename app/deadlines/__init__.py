@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,9 +59,50 @@ def time_limits(settings: Settings | None = None) -> DeadlinePolicy:
     return load_time_limits(SHIPPED_TIME_LIMITS if chosen is None else chosen)
 
 
+class IndexedCalendar(WorkCalendar):
+    """The working-day calendar counting spans with per-year running totals instead of day by day.
+
+    Which day is a working day is still decided by :class:`~review.deadlines.WorkCalendar`; only the
+    counting over a span (the supervision board counts one span per review) is faster. A year
+    without data is refused exactly when a span reaches into it.
+    """
+
+    def __init__(self, base: WorkCalendar) -> None:
+        super().__init__(base.years.values(), allow_provisional=base.allow_provisional)
+        self._totals: dict[int, list[int]] = {}
+
+    def _running_totals(self, year: int) -> list[int]:
+        totals = self._totals.get(year)
+        if totals is None:
+            self.check_year(year)
+            first = dt.date(year, 1, 1)
+            count, totals = 0, []
+            for offset in range((dt.date(year + 1, 1, 1) - first).days):
+                count += self.is_working_day(first + dt.timedelta(days=offset))
+                totals.append(count)
+            self._totals[year] = totals
+        return totals
+
+    def working_days_in(self, first: dt.date, last: dt.date) -> int:
+        """Number of working days from ``first`` to ``last``, both included (0 when ``last < first``)."""
+        count = 0
+        for year in range(first.year, last.year + 1) if last >= first else ():
+            totals = self._running_totals(year)
+            january = dt.date(year, 1, 1)
+            low = (max(first, january) - january).days
+            high = (min(last, dt.date(year, 12, 31)) - january).days
+            count += totals[high] - (totals[low - 1] if low else 0)
+        return count
+
+
+@cache
+def _indexed_calendar(allow_provisional: bool) -> IndexedCalendar:
+    return IndexedCalendar(china_calendar(allow_provisional=allow_provisional))
+
+
 def work_calendar(settings: Settings | None = None) -> WorkCalendar:
     """The working-day calendar, with provisional years only when the settings allow them."""
-    return china_calendar(allow_provisional=(settings or get_settings()).calendar_allow_provisional)
+    return _indexed_calendar((settings or get_settings()).calendar_allow_provisional)
 
 
 def aware(value: dt.datetime) -> dt.datetime:

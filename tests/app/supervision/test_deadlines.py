@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,18 @@ def test_start_is_refused_when_the_deadline_reaches_an_unknown_year(session: Ses
     submission = make_submission(session, world)
     with pytest.raises(Conflict, match="2027"):
         deadlines.start_clock(session, submission.id, at=cst(2026, 12, 28, 10))
+
+
+def test_the_indexed_calendar_counts_as_the_calendar_does() -> None:
+    from review.deadlines import CalendarGap, china_calendar
+
+    plain, indexed = china_calendar(), deadlines.work_calendar()
+    rng = random.Random(6)
+    first_day = dt.date(2025, 1, 1)
+    for _ in range(300):
+        first = first_day + dt.timedelta(days=rng.randrange(730))
+        last = first + dt.timedelta(days=rng.randrange(-5, 400))
+        last = min(last, dt.date(2026, 12, 31))
+        assert indexed.working_days_in(first, last) == plain.working_days_in(first, last), (first, last)
+    with pytest.raises(CalendarGap):
+        indexed.working_days_in(dt.date(2026, 12, 1), dt.date(2027, 1, 10))
