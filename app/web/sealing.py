@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from app.errors import Conflict, Forbidden, Invalid, LiantuError, NotFound, ServiceUnavailable
 from app.identity.principal import Principal
 from app.sealing import identities, seals
+from app.sealing.compose import COMPOSE_RESULT, queue_composition
 from app.sealing.identities import SEALING_KINDS
 from app.sealing.signing import check_turn, may_view, next_signature, result_for, sign_result
 from app.web.auth import principal
@@ -41,6 +42,9 @@ from storage.models import (
     SealImage,
     SigningIdentity,
     Submission,
+    SubmissionState,
+    TaskRun,
+    TaskState,
     User,
 )
 
@@ -290,6 +294,7 @@ def _signing_page(
                 my_turn = True
             except (Conflict, Forbidden) as exc:
                 turn_problem = exc
+        compose_failure = _compose_failure(db, submission_id) if result is None else ""
         done = request.query_params.get("done", "")
         return render(
             request,
@@ -300,10 +305,50 @@ def _signing_page(
             result=result,
             rows=rows,
             my_turn=my_turn,
+            compose_failure=compose_failure,
+            may_recompose=who.is_admin and submission.state is SubmissionState.PASSED,
             turn_problem=turn_problem if who.has_role(Role.DEPARTMENT_SIGNER) else None,
             done=done if done in SIGN_DONE and problem is None else "",
             problem=problem,
         )
+
+
+def _compose_failure(db: Session, submission_id: int) -> str:
+    """The message of the newest composition run, when it failed (shown so that someone can act on it)."""
+    run = db.scalars(
+        select(TaskRun)
+        .where(
+            TaskRun.name == COMPOSE_RESULT,
+            TaskRun.object_type == "submission",
+            TaskRun.object_id == str(submission_id),
+        )
+        .order_by(TaskRun.created_at.desc())
+        .limit(1)
+    ).first()
+    return run.message if run is not None and run.state is TaskState.FAILED else ""
+
+
+async def recompose(request: Request) -> Response:
+    """Queue the composition again (administrators), e.g. after a missing certificate was imported."""
+    who = principal(request)
+    _require_admin(who)
+    platform = platform_of(request)
+    submission_id: int = request.path_params["submission_id"]
+
+    def run() -> None:
+        with transaction(platform.sessions) as db:
+            submission = db.get(Submission, submission_id)
+            if submission is None:
+                raise NotFound("没有该报审", "no such submission")
+            if submission.state is not SubmissionState.PASSED or result_for(db, submission_id) is not None:
+                raise Conflict("该报审不在待生成联审结果的状态", "the submission is not waiting for its result")
+            queue_composition(db, submission_id)
+
+    try:
+        await run_in_threadpool(run)
+    except REFUSALS as exc:
+        return await run_in_threadpool(_signing_page, request, submission_id, status=status_for(exc), problem=exc)
+    return RedirectResponse(f"/submissions/{submission_id}/result", status_code=303)
 
 
 def _row(
@@ -390,4 +435,5 @@ routes: list[BaseRoute] = [
     Route("/submissions/{submission_id:int}/result", signing_page, methods=["GET"], name="sealing_result"),
     Route("/submissions/{submission_id:int}/result/view.pdf", result_pdf, methods=["GET"], name="sealing_result_pdf"),
     Route("/submissions/{submission_id:int}/result/sign", sign, methods=["POST"], name="sealing_sign"),
+    Route("/submissions/{submission_id:int}/result/compose", recompose, methods=["POST"], name="sealing_compose"),
 ]

@@ -236,3 +236,38 @@ def test_browser_admin_generates_a_seal_and_signers_seal_in_turn(
     assert "已签章" in page.get_by_test_id("result-state").inner_text()
     page.screenshot(path=screenshots / "sealing-result-sealed.png", full_page=True)
     context.close()
+
+
+def test_a_failed_composition_is_shown_and_an_administrator_queues_it_again(
+    client, web_platform: Platform, test_pki: SigningPki
+) -> None:
+    import uuid
+
+    from storage.models import TaskRun, TaskState
+
+    with transaction(web_platform.sessions) as session:
+        case = build_case(session, web_platform.store, web_platform.settings, test_pki, with_identities=False)
+        session.add(
+            TaskRun(
+                id=uuid.uuid4().hex,
+                name=compose.COMPOSE_RESULT,
+                object_type="submission",
+                object_id=str(case.submission_id),
+                state=TaskState.FAILED,
+                message="专项 lightning 没有负责签章的主管部门 / No department seals track lightning",
+            )
+        )
+    path = f"/submissions/{case.submission_id}/result"
+    sign_in(client, web_platform, "fire.signer")
+    assert client.post(f"{path}/compose", data={"csrf_token": csrf_token(client, "/")}).status_code == 403
+
+    sign_in(client, web_platform, "admin")
+    page = client.get(path)
+    assert 'data-testid="compose-failed"' in page.text
+    assert "没有负责签章的主管部门" in page.text
+    assert 'data-testid="recompose"' in page.text
+    queued = client.post(f"{path}/compose", data={"csrf_token": csrf_token(client, path)})
+    assert queued.status_code == 303
+    with web_platform.sessions() as db:
+        runs = db.scalars(select(TaskRun.state).where(TaskRun.name == compose.COMPOSE_RESULT)).all()
+    assert sorted(runs) == sorted([TaskState.FAILED, TaskState.QUEUED])
