@@ -187,6 +187,36 @@ async def payment_callback(request: Request) -> Response:
     return JSONResponse({"result": outcome.decision.value, "invoice_number": outcome.invoice_number})
 
 
+def api_fee(request: Request) -> Response:
+    """审查费 / The review fee of a submission.
+
+    The invoice (number, state unpaid/paid/deferred, amounts in fen, one line per track), and how and
+    when it was paid. ``invoice`` is null when no fee is due (yet). 404 for a submission the user may not see.
+    """
+    who = principal(request)
+    with platform_of(request).sessions() as db:
+        view = fees.fee_view(db, who, request.path_params["submission_id"])
+        found = view.invoice
+        invoice = None
+        if found is not None:
+            invoice = {
+                "number": found.number,
+                "state": found.state,
+                "total_fen": found.total_fen,
+                "lines": [
+                    {"track": line["track"], "name_zh": line["name_zh"], "amount_fen": line["amount_fen"]}
+                    for line in found.lines
+                ],
+                "example_schedule": view.example_schedule,
+                "paid_fen": found.paid_fen,
+                "paid_at": found.paid_at.isoformat() if found.paid_at else None,
+                "payment_method": found.payment_method,
+                "transaction_id": found.transaction_id,
+                "deferred_reason": found.deferred_reason,
+            }
+        return JSONResponse({"submission_id": view.submission.id, "invoice": invoice})
+
+
 routes: list[BaseRoute] = [
     Route("/submissions/{submission_id:int}/fee", fee_page, methods=["GET"], name="fee"),
     Route("/submissions/{submission_id:int}/fee/pay", pay, methods=["POST"], name="fee_pay"),
@@ -199,4 +229,5 @@ routes: list[BaseRoute] = [
 
 api_routes: list[BaseRoute] = [
     Route("/payments/callback", payment_callback, methods=["POST"], name="api_payment_callback"),
+    Route("/submissions/{submission_id:int}/fee", api_fee, methods=["GET"], name="api_fee"),
 ]

@@ -77,6 +77,13 @@ def test_the_designer_pays_through_the_fake_gateway(client: TestClient, web_plat
     shown = client.get(paid.headers["location"]).text
     assert 'data-testid="receipt"' in shown
     assert 'data-state="paid"' in shown
+    api = client.get(f"/api/v1/submissions/{submission_id}/fee").json()["invoice"]
+    assert (api["number"], api["state"], api["paid_fen"], api["payment_method"]) == (
+        number,
+        "paid",
+        1_760_000,
+        "gateway",
+    )
     receipt = client.get(f"/submissions/{submission_id}/fee/receipt.pdf")
     assert receipt.status_code == 200
     assert receipt.headers["content-type"] == "application/pdf"
