@@ -251,3 +251,53 @@ def test_the_next_round_is_reviewed_and_the_carried_comments_resolved(
         assert db.get_one(Submission, case.submission_id).state is SubmissionState.PASSED
         # Round 1 keeps its comments as they were issued.
         assert db.get_one(Comment, ids["changed"]).status == "answered"
+
+
+def _pdf_sheet(*, extra: bool = False) -> bytes:
+    import pymupdf
+
+    document = pymupdf.open()
+    page = document.new_page(width=1191, height=842)
+    page.draw_rect(pymupdf.Rect(20, 20, 1171, 822))
+    page.insert_text((100, 200), "一层平面图 说明：防火分区 消防车道", fontname="china-s", fontsize=14)
+    if extra:
+        page.draw_rect(pymupdf.Rect(600, 300, 700, 380), width=2)
+    for row, line in enumerate(("设计单位：联图建筑设计院", "图名：总平面图", "图号：建施-06", "比例：1:500")):
+        page.insert_text((900, 720 + 25 * row), line, fontname="china-s", fontsize=9)
+    data = bytes(document.tobytes())
+    document.close()
+    return data
+
+
+def test_a_pdf_sheet_is_compared_as_pictures(
+    session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore
+) -> None:
+    from app.intake.pipeline import process_drawing_file
+    from tests.app.intake.makers import upload_original
+
+    first = upload_original(session_factory, store, case.submission_id, _pdf_sheet(), "建施-06.pdf")
+    process_drawing_file(session_factory, store, first)
+    with session_factory() as db:
+        previous = db.scalars(
+            select(SheetRevision.id)
+            .join(Sheet)
+            .where(Sheet.number == "建施-06", SheetRevision.round_id == case.round_id)
+        ).one()
+    ids = _revise(session_factory, case)
+    _answer_all(session_factory, case, ids)
+    upload(session_factory, store, case.designer, case.submission_id, _pdf_sheet(extra=True), "建施-06 修改.pdf")
+    with transaction(session_factory) as db:
+        done = resubmit(db, store, case.designer, case.submission_id)
+    assert len(done.matches.by_number) == 1
+    revision_id = done.matches.by_number[0]
+    compare_revision(session_factory, store, revision_id)
+    with session_factory() as db:
+        comparison = db.get_one(RevisionComparison, revision_id)
+        assert comparison.previous_revision_id == previous
+        assert comparison.method == "raster"
+        assert len(comparison.regions) == 1
+        region = comparison.regions[0]
+        assert 590 <= region["x0"] <= 602
+        assert 698 <= region["x1"] <= 710
+        assert 290 <= region["y0"] <= 302
+        assert 378 <= region["y1"] <= 390
