@@ -248,6 +248,40 @@ def test_pages_of_other_institutes_submissions_are_not_found(client, web_platfor
     assert client.get(path.format(sid=made.submission_id)).status_code == 404
 
 
+def _upload_renumbered(platform: Platform, made: Made) -> int:
+    """The designer's revised sheet under a new number (建施-02) in round 2, split as intake records it."""
+    pdf = _sheet_pdf()
+    info = platform.store.put_original(io.BytesIO(pdf), content_type="application/pdf")
+    with transaction(platform.sessions) as db:
+        current = db.scalars(select(Round).where(Round.submission_id == made.submission_id, Round.number == 2)).one()
+        drawing = DrawingFile(
+            submission_id=made.submission_id,
+            round_id=current.id,
+            sha256=info.sha256,
+            size=info.size,
+            original_name="建施-02.pdf",
+            media_type="application/pdf",
+            object_key=info.key,
+            status="split",
+            findings={},
+        )
+        sheet = Sheet(submission_id=made.submission_id, number="建施-02", title="一层平面图")
+        db.add_all([drawing, sheet])
+        db.flush()
+        revision = SheetRevision(
+            sheet_id=sheet.id,
+            round_id=current.id,
+            drawing_file_id=drawing.id,
+            width_pt=842,
+            height_pt=595,
+            pdf_key=info.key,
+            status="ready",
+        )
+        db.add(revision)
+        db.flush()
+        return revision.id
+
+
 @pytest.mark.browser
 def test_rounds_in_a_browser(chromium, live_server, screenshots, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from app.rounds.letters import build_round_letters
@@ -302,6 +336,8 @@ def test_rounds_in_a_browser(chromium, live_server, screenshots, tmp_path) -> No
         page.get_by_test_id("answer").click()
         page.wait_for_url(f"{live_server}/rounds/submissions/{made.submission_id}/answers?done=answered")
         assert page.get_by_test_id("comment-status").inner_text() == "已答复"
+        renumbered = _upload_renumbered(platform, made)
+        page.reload()
         page.get_by_test_id("resubmit").click()
         page.wait_for_url(f"{live_server}/rounds/submissions/{made.submission_id}/answers?done=resubmitted")
         page.screenshot(path=screenshots / "rounds-answers-resubmitted.png", full_page=True)
@@ -309,7 +345,16 @@ def test_rounds_in_a_browser(chromium, live_server, screenshots, tmp_path) -> No
         sign_in_as("clerk")
         page.goto(f"{live_server}/rounds/submissions/{made.submission_id}/matches")
         assert page.get_by_test_id("match-row").count() == 1
+        assert page.get_by_test_id("to-confirm").inner_text() == "待确认 1 张"
+        row = page.locator('[data-testid="match-row"][data-number="建施-02"]')
+        assert row.get_by_test_id("matched-by").inner_text() == "按内容（待确认）"
         page.screenshot(path=screenshots / "rounds-matches.png", full_page=True)
+        row.get_by_test_id("confirm-match").click()
+        page.wait_for_url(f"{live_server}/rounds/submissions/{made.submission_id}/matches?done=matched")
+        row = page.locator('[data-testid="match-row"][data-number="建施-02"]')
+        assert row.get_by_test_id("matched-by").inner_text() == "受理窗口确认"
+        with platform.sessions() as db:
+            assert db.get_one(RevisionComparison, renumbered).matched_by == "clerk"
     finally:
         context.close()
         platform.close()
