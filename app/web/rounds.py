@@ -7,7 +7,7 @@
 - ``/rounds/submissions/{id}/matches``: the intake clerk confirms or changes how resubmitted sheets were
   matched to the previous round (renumbered and unmatched sheets first);
 - ``/rounds/letters/{id}``: a letter's PDF; ``/api/v1/sheet-revisions/{rev}/compare/overlay.png``: old and
-  new revision in two colours.
+  new revision in two colours; ``…/compare/side-by-side.pdf``: both on one wide page, the changes outlined.
 
 Handlers stay thin: :mod:`app.rounds` decides. A refused form shows the page again with the reason in both
 languages and the status of the error; nothing is changed then.
@@ -39,8 +39,19 @@ from app.rounds.matching import match_view, set_match
 from app.web.auth import principal
 from app.web.errors import status_for
 from app.web.rendering import locale_of, platform_of, render
+from review.compare import ChangeKind, ChangeRect, side_by_side
+from storage.blobstore import BlobStore
 from storage.db import transaction
-from storage.models import RevisionComparison, Round, Submission, SubmissionState, TrackReview, TrackReviewState, User
+from storage.models import (
+    RevisionComparison,
+    Round,
+    SheetRevision,
+    Submission,
+    SubmissionState,
+    TrackReview,
+    TrackReviewState,
+    User,
+)
 
 DONE = frozenset({"concluded", "answered", "resubmitted", "matched"})
 
@@ -296,6 +307,32 @@ def compare_overlay(request: Request) -> Response:
     return Response(data, media_type="image/png", headers={"ETag": etag, "Cache-Control": "private, max-age=3600"})
 
 
+def compare_side_by_side(request: Request) -> Response:
+    """GET /api/v1/sheet-revisions/{rev}/compare/side-by-side.pdf: previous and new revision side by side."""
+    who: Principal = principal(request)
+    revision_id: int = request.path_params["revision_id"]
+    platform = platform_of(request)
+    with platform.sessions() as db:
+        view = revision_view(db, who, revision_id)
+        comparison = db.get(RevisionComparison, revision_id)
+        if comparison is None:
+            raise NotFound("该图纸没有可对比的上一版", "the sheet has no previous revision to compare with")
+        previous = db.get_one(SheetRevision, comparison.previous_revision_id)
+        keys = [previous.pdf_key, view.revision.pdf_key]
+        regions = [ChangeRect(r["x0"], r["y0"], r["x1"], r["y1"], ChangeKind(r["what"])) for r in comparison.regions]
+    if not all(keys):
+        raise NotFound("该图纸尚未生成图纸 PDF", "the sheet has no sheet PDF yet")
+    old, new = (_read(platform.store, key) for key in keys if key)
+    pdf = side_by_side(old, 0, new, 0, regions)
+    return Response(pdf, media_type="application/pdf", headers={"Cache-Control": "private, no-cache"})
+
+
+def _read(store: BlobStore, key: str) -> bytes:
+    with store.open(key) as stream:
+        data: bytes = stream.read()
+    return data
+
+
 routes = [
     Route("/rounds/submissions/{submission_id:int}", show_rounds, methods=["GET"], name="rounds"),
     Route(
@@ -323,6 +360,12 @@ routes = [
 ]
 
 api_routes = [
+    Route(
+        "/sheet-revisions/{revision_id:int}/compare/side-by-side.pdf",
+        compare_side_by_side,
+        methods=["GET"],
+        name="api_compare_side_by_side",
+    ),
     Route(
         "/sheet-revisions/{revision_id:int}/compare/overlay.png",
         compare_overlay,

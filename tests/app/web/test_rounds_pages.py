@@ -234,9 +234,16 @@ def test_letters_and_overlays_for_those_who_may_read_them(client, web_platform: 
     assert shown.status_code == 200
     assert shown.headers["content-type"] == "image/png"
     assert client.get(overlay, headers={"If-None-Match": shown.headers["etag"]}).status_code == 304
+    both = client.get(f"/api/v1/sheet-revisions/{made.revision_id}/compare/side-by-side.pdf")
+    assert both.status_code == 200
+    with pymupdf.open(stream=both.content, filetype="pdf") as document:
+        assert document.page_count == 1
+        assert document[0].rect.width > 2 * 842
+        assert "/ old" in document[0].get_text()
     sign_in(client, web_platform, "airdef.reviewer")  # not routed to this submission
     assert client.get(f"/rounds/letters/{letter_id}").status_code == 404
     assert client.get(overlay).status_code == 404
+    assert client.get(f"/api/v1/sheet-revisions/{made.revision_id}/compare/side-by-side.pdf").status_code == 404
     sign_in(client, web_platform, "fire.reviewer")
     assert client.get(f"/api/v1/sheet-revisions/{made.revision_id + 999}/compare/overlay.png").status_code == 404
 
