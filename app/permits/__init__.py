@@ -1,8 +1,9 @@
 """Construction permits (施工许可) and the e-licence library (电子证照库).
 
-The bureau officer issues the permit only on a result that verifies now: :func:`verify_and_issue`
-re-verifies the stored result (and its manifest) in one transaction, keeps that verification, and
-issues in a second transaction only when it was valid. Issuing numbers the permit, composes its
+The bureau officer issues the permit only on a result that verifies now: :func:`request_permit` (the
+pages) re-verifies the stored result (and its manifest) in one transaction, keeps that verification,
+and only when it was valid queues the worker job that issues (:mod:`app.permits.tasks`);
+:func:`verify_and_issue` does both steps in the caller's process. Issuing numbers the permit, composes its
 PDF, seals it with the bureau's identity (certification signature with an RFC 3161 timestamp when
 a TSA is configured), stores it, records the permit and the library entries, moves the submission
 to PERMITTED and tells the designers.
@@ -35,6 +36,8 @@ from app.notifications import Message, NotificationKind, notify
 from app.permits.document import PermitData, compose_permit
 from app.policy import Action
 from app.settings import Settings
+from app.tasks.dispatch import enqueue
+from app.tasks.runs import OPEN_STATES
 from app.verification import Outcome, read_result, result_of_submission, verify_stored_result
 from signing.errors import SigningProblem
 from signing.sign import SignatureRole, StampText, sign
@@ -50,6 +53,7 @@ from storage.models import (
     RoleGrant,
     Submission,
     SubmissionState,
+    TaskRun,
     User,
     Verification,
     utcnow,
@@ -62,6 +66,7 @@ VERIFICATION_MAX_AGE = dt.timedelta(minutes=10)
 PERMIT_KIND = "construction_permit"
 RESULT_KIND = "review_result"
 PDF = "application/pdf"
+ISSUE_PERMIT = "permits.issue"
 _NUMBER = re.compile(rf"{NUMBER_PREFIX}-(\d{{4}})-(\d{{5}})")
 
 
@@ -169,6 +174,66 @@ def verify_and_issue(
             expected_version=expected_version,
         )
         return Issued(outcome, permit.id)
+
+
+@dataclass(frozen=True)
+class Requested:
+    """The outcome of :func:`request_permit`."""
+
+    verification: Outcome
+    """The verification made at request time (kept whatever it said)."""
+    run_id: str | None
+    """The queued issuing job, or None when the result did not verify."""
+
+
+def request_permit(
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    settings: Settings,
+    who: Principal,
+    submission_id: int,
+    *,
+    roots: list[bytes],
+) -> Requested:
+    """核发施工许可 from a page: verify now, and queue the issuing job only when the result is valid.
+
+    Composing and sealing the permit is heavy work (PyMuPDF, the timestamp authority), done by a worker.
+    """
+    with transaction(sessions) as db:
+        _check_issuable(db, who, submission_id)
+        _refuse_if_pending(db, submission_id)
+        outcome = verify_stored_result(db, store, who, submission_id, roots)
+    if not outcome.valid:
+        return Requested(outcome, None)
+    with transaction(sessions) as db:
+        _check_issuable(db, who, submission_id)
+        _refuse_if_pending(db, submission_id)
+        run = enqueue(
+            db,
+            ISSUE_PERMIT,
+            object_type="submission",
+            object_id=submission_id,
+            submission_id=submission_id,
+            verification_id=outcome.verification.id,
+            user_id=who.user_id,
+        )
+        return Requested(outcome, run.id)
+
+
+def pending_issue(session: Session, submission_id: int) -> TaskRun | None:
+    """The newest issuing job of the submission (open, failed or done), if any."""
+    return session.scalars(
+        select(TaskRun)
+        .where(TaskRun.name == ISSUE_PERMIT, TaskRun.object_id == str(submission_id))
+        .order_by(TaskRun.created_at.desc())
+        .limit(1)
+    ).first()
+
+
+def _refuse_if_pending(session: Session, submission_id: int) -> None:
+    run = pending_issue(session, submission_id)
+    if run is not None and run.state in OPEN_STATES:
+        raise Conflict("施工许可证正在签发中，请稍候", "The permit is being issued; please wait")
 
 
 def _check_issuable(session: Session, who: Principal, submission_id: int) -> Submission:

@@ -12,9 +12,9 @@ from starlette.routing import BaseRoute, Route
 from app.permits import (
     licence_download,
     permit_download,
+    request_permit,
     result_download,
     search_licences,
-    verify_and_issue,
 )
 from app.verification import trust_roots
 from app.web.auth import principal
@@ -27,24 +27,20 @@ async def issue(request: Request) -> Response:
     who = principal(request)
     platform = platform_of(request)
     submission_id: int = request.path_params["submission_id"]
-    async with request.form() as form:
-        version = str(form.get("version", ""))
 
-    def run() -> tuple[int, int | None]:
-        issued = verify_and_issue(
+    def run() -> int:
+        requested = request_permit(
             platform.sessions,
             platform.store,
             platform.settings,
             who,
             submission_id,
             roots=trust_roots(platform.settings),
-            expected_version=int(version) if version.isdigit() else None,
         )
-        return issued.verification.verification.id, issued.permit_id
+        return requested.verification.verification.id
 
-    verification_id, permit_id = await run_in_threadpool(run)
-    suffix = "?issued=1" if permit_id is not None else ""
-    return RedirectResponse(f"/verification/{verification_id}{suffix}", status_code=303)
+    verification_id = await run_in_threadpool(run)
+    return RedirectResponse(f"/verification/{verification_id}", status_code=303)
 
 
 def download_result(request: Request) -> Response:

@@ -19,6 +19,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.errors import Invalid, NotFound
+from app.permits import pending_issue
+from app.tasks.runs import OPEN_STATES
 from app.verification import (
     RateLimiter,
     get_verification,
@@ -169,6 +171,7 @@ def show(request: Request) -> Response:
         result = db.get(ReviewResult, row.result_id) if row.result_id else None
         submission = db.get(Submission, result.submission_id) if result else None
         permit = db.scalars(select(Permit).where(Permit.submission_id == submission.id)).first() if submission else None
+        issuing = pending_issue(db, submission.id) if submission is not None and permit is None else None
         return render(
             request,
             "verification/report.html",
@@ -177,7 +180,8 @@ def show(request: Request) -> Response:
             submission=submission,
             project=submission.project if submission else None,
             permit=permit,
-            issued=request.query_params.get("issued") == "1",
+            issuing=issuing,
+            issuing_open=issuing is not None and issuing.state in OPEN_STATES,
         )
 
 

@@ -181,7 +181,9 @@ def wait_for(check: Callable[[], T | None], *, timeout: float = 20.0, what: str 
         time.sleep(0.05)
 
 
-def _environment(root: Path, broker_url: str, broker_options: dict[str, Any]) -> Iterator[WorkerEnvironment]:
+def _environment(
+    root: Path, broker_url: str, broker_options: dict[str, Any], overrides: dict[str, str] | None = None
+) -> Iterator[WorkerEnvironment]:
     data_dir = root / "data"
     database = data_dir / "liantu.sqlite3"
     environ = {
@@ -194,6 +196,7 @@ def _environment(root: Path, broker_url: str, broker_options: dict[str, Any]) ->
         # No deadline reminders queued by the worker's own timer unless a test asks for them.
         "LIANTU_REMINDER_INTERVAL_SECONDS": "0",
     }
+    environ.update({f"LIANTU_{key.upper()}": value for key, value in (overrides or {}).items()})
     settings = load_settings(environ)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
@@ -232,9 +235,15 @@ def _forget_embedded_broker(settings: Settings) -> None:
 
 
 @pytest.fixture
-def worker_environment(tmp_path: Path) -> Iterator[WorkerEnvironment]:
+def worker_settings_overrides() -> dict[str, str]:
+    """Override in a test module to give the worker environment more settings (keys without LIANTU_)."""
+    return {}
+
+
+@pytest.fixture
+def worker_environment(tmp_path: Path, worker_settings_overrides: dict[str, str]) -> Iterator[WorkerEnvironment]:
     """Embedded broker: a SQLite file, no server."""
-    yield from _environment(tmp_path, "embedded", {})
+    yield from _environment(tmp_path, "embedded", {}, worker_settings_overrides)
 
 
 @pytest.fixture

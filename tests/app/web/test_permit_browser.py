@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,10 +22,9 @@ from sqlalchemy import select
 
 from app.platform import Platform
 from app.sealing import identities, seals
-from app.seed import BUREAU, CIVIL_AIR_DEFENCE_OFFICE, CONSTRUCTION_SECTION, DEMO_PASSWORD, FIRE_DEPARTMENT
-from app.settings import load_settings
+from app.seed import BUREAU, CIVIL_AIR_DEFENCE_OFFICE, CONSTRUCTION_SECTION, DEMO_PASSWORD, FIRE_DEPARTMENT, seed_demo
 from app.verification import read_result
-from storage.db import make_engine, transaction
+from storage.db import transaction
 from storage.models import Organization, Permit, ReviewResult, Submission, SubmissionState
 from tests.app.permits.sealed import (
     SealedFiles,
@@ -32,16 +33,18 @@ from tests.app.permits.sealed import (
     seal_files,
     write_trust_root,
 )
+from tests.support.browser import free_port
 from tests.support.pki import SigningPki
-from tests.support.web import web_settings_env
+from tests.support.workers import WorkerEnvironment, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PUBLIC_URL = "https://liantu.example.gov.cn"
+ISSUE_TIMEOUT_MS = 90_000
 
 
 @pytest.fixture
-def web_settings_overrides(test_pki: SigningPki, tmp_path: Path) -> dict[str, str]:
+def worker_settings_overrides(test_pki: SigningPki, tmp_path: Path) -> dict[str, str]:
     return {
         "trust_roots": str(write_trust_root(test_pki, tmp_path / "trust")),
         "tsa_url": test_pki.timestamp_url,
@@ -50,12 +53,30 @@ def web_settings_overrides(test_pki: SigningPki, tmp_path: Path) -> dict[str, st
 
 
 @pytest.fixture
-def live_platform(live_server: str, tmp_path: Path, web_settings_overrides: dict[str, str]):  # type: ignore[no-untyped-def]
-    """A second handle on the live server's database and object store, to prepare and check data."""
-    settings = load_settings(web_settings_env(tmp_path / "live", **web_settings_overrides))
-    platform = Platform(settings, _engine=make_engine(settings.effective_database_url))
-    yield platform
-    platform.close()
+def live_server(worker_environment: WorkerEnvironment) -> Iterator[str]:
+    """Liantu on loopback over the worker environment's platform, with one worker that issues permits."""
+    import uvicorn
+
+    from app.web import create_app
+
+    with transaction(worker_environment.sessions) as session:
+        seed_demo(session)
+    worker_environment.start_worker()
+    port = free_port()
+    app = create_app(worker_environment.platform)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="liantu-permit-server", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started or not thread.is_alive(), timeout=15, what="the web server to start")
+    assert thread.is_alive()
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_platform(worker_environment: WorkerEnvironment) -> Platform:
+    return worker_environment.platform
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +177,10 @@ def test_verify_issue_download_and_the_public_page(  # type: ignore[no-untyped-d
     page.screenshot(path=str(screenshots / "permit-verification-report.png"), full_page=True)
 
     page.get_by_test_id("issue-permit").click()
+    # The worker composes and seals the permit; the page refreshes itself until it is there.
+    page.get_by_test_id("permit-issuing").wait_for()
     issued = page.get_by_test_id("permit-issued")
-    issued.wait_for(timeout=60_000)
+    issued.wait_for(timeout=ISSUE_TIMEOUT_MS)
     with live_platform.sessions() as db:
         permit = db.scalars(select(Permit).where(Permit.submission_id == case.submission_id)).one()
         assert db.get(Submission, case.submission_id).state is SubmissionState.PERMITTED

@@ -11,9 +11,11 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from sqlalchemy import select
 
-from app.permits import use_seal_source
+from app.identity import principal_for_user
+from app.permits import ISSUE_PERMIT, issue_permit, use_seal_source
 from app.web import verification as verification_pages
-from storage.models import Permit, Submission, SubmissionState, Verification
+from storage.db import transaction
+from storage.models import Permit, Submission, SubmissionState, TaskRun, TaskState, Verification
 from tests.app.permits.sealed import (
     SealedCase,
     SealedFiles,
@@ -170,11 +172,34 @@ def test_the_bureau_verifies_issues_and_the_designer_downloads(client, web_platf
     report = client.get(verified.headers["location"])
     assert 'data-valid="true"' in report.text
     assert 'data-testid="manifest-ok"' in report.text
-    issued = client.post(f"/submissions/{case.submission_id}/permit", data={"csrf_token": token})
-    assert issued.status_code == 303
-    assert issued.headers["location"].endswith("?issued=1")
-    shown = client.get(issued.headers["location"])
+    requested = client.post(f"/submissions/{case.submission_id}/permit", data={"csrf_token": token})
+    assert requested.status_code == 303
+    waiting = client.get(requested.headers["location"])
+    assert 'data-testid="permit-issuing"' in waiting.text
+    assert 'http-equiv="refresh"' in waiting.text
+    assert 'data-testid="issue-permit"' not in waiting.text
+    again = client.post(f"/submissions/{case.submission_id}/permit", data={"csrf_token": token})
+    assert again.status_code == 409
+    assert "正在签发" in again.text
+    # What the worker does with the queued job.
+    with web_platform.sessions() as db:
+        run = db.scalars(select(TaskRun).where(TaskRun.name == ISSUE_PERMIT)).one()
+        arguments = dict(run.arguments)
+    assert arguments["submission_id"] == case.submission_id
+    with transaction(web_platform.sessions) as db:
+        who = principal_for_user(db, arguments["user_id"])
+        issue_permit(
+            db,
+            web_platform.store,
+            web_platform.settings,
+            who,
+            case.submission_id,
+            verification_id=arguments["verification_id"],
+        )
+        db.get(TaskRun, run.id).state = TaskState.SUCCEEDED
+    shown = client.get(requested.headers["location"])
     assert 'data-testid="permit-issued"' in shown.text
+    assert 'http-equiv="refresh"' not in shown.text
     with web_platform.sessions() as db:
         permit = db.scalars(select(Permit)).one()
         assert db.get(Submission, case.submission_id).state is SubmissionState.PERMITTED
