@@ -16,11 +16,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import Conflict, Forbidden, Invalid, LiantuError, NotFound
@@ -88,6 +89,11 @@ def _payable(session: Session, number: str) -> PayableInvoice | None:
         # Paid by bank transfer: any gateway payment on top of it is a second payment.
         paid_by = invoice.transaction_id or "bank"
     return PayableInvoice(invoice.number, invoice.total_fen, paid_by)
+
+
+def _outdated_snapshot(exc: OperationalError) -> bool:
+    """SQLite refuses a write from a transaction that read before another writer committed."""
+    return getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT
 
 
 def _as_error(exc: CallbackRejected) -> LiantuError:
@@ -159,9 +165,9 @@ def receive_callback(
         except CallbackRejected as exc:
             _record_refusal(sessions, headers, payload, exc, moment)
             raise _as_error(exc) from exc
-        except (Conflict, IntegrityError):
+        except (Conflict, IntegrityError, OperationalError) as exc:
             # Another callback for the same invoice committed first: verify again against what it wrote.
-            if attempt == ATTEMPTS - 1:
+            if attempt == ATTEMPTS - 1 or (isinstance(exc, OperationalError) and not _outdated_snapshot(exc)):
                 raise
             log.info("payment callback raced another one; verifying again")
     raise AssertionError("unreachable")

@@ -110,6 +110,9 @@ def test_the_callback_endpoint(client: TestClient, web_platform: Platform) -> No
     assert "签名" in answer.json()["error"]["message_zh"]
     garbage = client.post(url, content=b"{}", headers={"X-Liantu-Timestamp": "x"})
     assert garbage.status_code == 400
+    huge = client.post(url, content=b"x" * 100_000, headers=dict(forged.headers))
+    assert huge.status_code == 400
+    assert "too large" in huge.json()["error"]["message_en"]
     good = gateway.callback(order, at=now)
     answer = client.post(url, content=good.body, headers=dict(good.headers))
     assert answer.status_code == 200
@@ -121,7 +124,14 @@ def test_the_callback_endpoint(client: TestClient, web_platform: Platform) -> No
     assert client.post(url, content=again.body, headers=dict(again.headers)).json()["result"] == "already_paid"
     with web_platform.sessions() as db:
         decisions = db.scalars(select(PaymentEvent.decision).order_by(PaymentEvent.id)).all()
-    assert decisions == ["callback_forged", "callback_malformed", "mark_paid", "callback_replayed", "already_paid"]
+    assert decisions == [
+        "callback_forged",
+        "callback_malformed",
+        "callback_malformed",
+        "mark_paid",
+        "callback_replayed",
+        "already_paid",
+    ]
 
 
 def test_the_clerk_confirms_a_transfer_or_defers(client: TestClient, web_platform: Platform) -> None:
