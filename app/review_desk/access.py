@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app import policy
 from app.errors import Conflict, Forbidden, NotFound
@@ -81,9 +81,21 @@ def standing(db: Session, who: Principal, submission: Submission | None, *, what
     return Standing(who, submission, reads_all, designer, review_tracks, lead_tracks)
 
 
+def load_submission(db: Session, submission_id: int) -> Submission | None:
+    """The submission with its project, rounds and track reviews, which every access decision reads."""
+    return db.scalar(
+        select(Submission)
+        .where(Submission.id == submission_id)
+        .options(
+            joinedload(Submission.project),
+            selectinload(Submission.rounds).selectinload(Round.track_reviews),
+        )
+    )
+
+
 def submission_standing(db: Session, who: Principal, submission_id: int) -> Standing:
     """:func:`standing` for a submission id."""
-    return standing(db, who, db.get(Submission, submission_id))
+    return standing(db, who, load_submission(db, submission_id))
 
 
 def lookup(db: Session, query: Select[tuple[Any, Any]]) -> dict[Any, Any]:
@@ -128,25 +140,28 @@ class RevisionView:
 
 def revision_view(db: Session, who: Principal, revision_id: int) -> RevisionView:
     """The revision as ``who`` may read it; NotFound when they may not know it exists."""
-    revision = db.get(SheetRevision, revision_id)
+    revision = db.scalar(
+        select(SheetRevision).where(SheetRevision.id == revision_id).options(joinedload(SheetRevision.sheet))
+    )
     if revision is None:
         raise _not_found("sheet")
     sheet = revision.sheet
-    found = standing(db, who, db.get(Submission, sheet.submission_id), what="sheet")
+    found = standing(db, who, load_submission(db, sheet.submission_id), what="sheet")
     round_ = db.get_one(Round, revision.round_id)
     readable = None if found.reads_all else frozenset(track for _, track in issued_tracks(db, [round_.id]))
     return RevisionView(revision, sheet, round_, found, readable)
 
 
-def track_review(db: Session, round_id: int, track: str) -> TrackReview | None:
-    return db.scalar(select(TrackReview).where(TrackReview.round_id == round_id, TrackReview.track_code == track))
+def track_review(round_: Round, track: str) -> TrackReview | None:
+    """The round's review of ``track`` (the round's track reviews are loaded with the submission)."""
+    return next((review for review in round_.track_reviews if review.track_code == track), None)
 
 
 def writable(db: Session, standing: Standing, round_: Round, track: str) -> bool:
     """Whether the principal may draw and write comments in ``track`` on a revision of ``round_`` now."""
     if track not in standing.review_tracks or round_.closed_at is not None:
         return False
-    review = track_review(db, round_.id, track)
+    review = track_review(round_, track)
     return review is not None and review.state is TrackReviewState.IN_REVIEW
 
 

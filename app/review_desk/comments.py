@@ -26,6 +26,7 @@ from app.review_desk.access import (
     RevisionView,
     Standing,
     issued_tracks,
+    load_submission,
     lookup,
     require_writable,
     revision_view,
@@ -46,7 +47,6 @@ from storage.models import (
     Markup,
     Round,
     Sheet,
-    Submission,
     TrackReview,
     User,
 )
@@ -337,7 +337,7 @@ def _readable_comment(db: Session, who: Principal, comment_id: int) -> tuple[Com
     if row is None:
         raise NotFound("没有该意见", "no such comment")
     try:
-        found = standing(db, who, db.get(Submission, row.submission_id))
+        found = standing(db, who, load_submission(db, row.submission_id))
     except NotFound as exc:
         raise NotFound("没有该意见", "no such comment") from exc
     if not found.reads_all and (row.round_id, row.track_code) not in issued_tracks(db, [row.round_id]):
