@@ -6,8 +6,9 @@ At resubmission, :func:`match_round` looks at every revision the designer upload
    when that sheet had a revision in the previous round, the two are matched (``matched_by = number``);
 2. *by content*: a revision on a sheet new to the submission (a renumbered sheet) is compared with the
    previous round's sheets that nothing matched yet, by the similarity of their drawing text (character
-   bigrams, Jaccard); the most similar pair above :data:`CONTENT_THRESHOLD` is matched (``content``) and
-   listed for the intake clerk, who confirms or changes it (``clerk``, :func:`set_match`);
+   bigrams, Jaccard, leaving out the text every previous sheet shares); the most similar pair above
+   :data:`CONTENT_THRESHOLD` is matched (``content``) and listed for the intake clerk, who confirms or
+   changes it (``clerk``, :func:`set_match`);
 3. *carried forward*: each previous sheet not resubmitted gets a revision in the new round that reuses its
    renders (same ``pdf_key``, ``tiles_key``, thumbnail and drawing file), so reviewers see the whole set,
    and its open comments are carried over with no change regions.
@@ -48,6 +49,8 @@ pymupdf: Any = _pymupdf
 
 CONTENT_THRESHOLD = 0.5
 """Least text similarity (0–1) for a renumbered sheet to be matched to a previous one by content."""
+BOILERPLATE_SHEETS = 3
+"""Sheets in the previous round from which the text they all share is left out of the comparison."""
 MAX_CONTENT_CANDIDATES = 60
 """Unmatched sheets per side compared by content; beyond that the clerk matches by hand."""
 MATCH_STATES = (SubmissionState.SUBMITTED, SubmissionState.ACCEPTED)
@@ -69,6 +72,14 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+def boilerplate(signatures: Sequence[frozenset[str]]) -> frozenset[str]:
+    """Bigrams on every sheet of a set of at least :data:`BOILERPLATE_SHEETS` (title-block labels, the
+    institute's name…): they tell nothing about which sheet is which."""
+    if len(signatures) < BOILERPLATE_SHEETS:
+        return frozenset()
+    return frozenset.intersection(*signatures)
 
 
 def _revisions(db: Session, round_id: int) -> list[SheetRevision]:
@@ -143,6 +154,9 @@ def match_round(db: Session, store: BlobStore, previous: Round, current: Round) 
     if rest and waiting:
         new_signatures = {r.id: _signature(store, r) for r in rest[:MAX_CONTENT_CANDIDATES]}
         old_signatures = {r.id: _signature(store, r) for r in waiting[:MAX_CONTENT_CANDIDATES]}
+        common = boilerplate([_signature(store, r) for r in list(earlier.values())[:MAX_CONTENT_CANDIDATES]])
+        new_signatures = {k: v - common for k, v in new_signatures.items()}
+        old_signatures = {k: v - common for k, v in old_signatures.items()}
         scored = sorted(
             (
                 (similarity(new_signatures[n.id], old_signatures[o.id]), n.id, o.id)

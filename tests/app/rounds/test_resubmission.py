@@ -212,6 +212,10 @@ def test_renumbered_sheet_is_matched_by_content_and_listed_for_the_clerk(
         assert numbers == ["建施-03", "建施-05"]
     compare_revision(session_factory, store, renumbered)
     with session_factory() as db:
+        comparison = db.get_one(RevisionComparison, renumbered)
+        # The DXF layout is named after the sheet number: renamed, so compared as pictures, and said so.
+        assert comparison.method == "raster"
+        assert [f["code"] for f in comparison.findings] == ["COMPARE_LAYOUT_RENAMED"]
         carried = db.scalars(select(Markup).where(Markup.sheet_revision_id == renumbered)).one()
         assert db.get_one(Comment, carried.comment_id).carried_from_id == ids["other"]
     with pytest.raises(Invalid), transaction(session_factory) as db:
