@@ -63,6 +63,9 @@ MAX_XFDF_BYTES = DEFAULT_XFDF_LIMITS.max_bytes
 _PYMUPDF = threading.Lock()
 """PyMuPDF is not thread-safe and web handlers run in a thread pool: one annotation job at a time per process."""
 
+XLSX_CELL_CHARS = 32_767
+"""Most characters Excel accepts in one cell; a longer thread is cut there (the CSV keeps it whole)."""
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula (CSV and formula injection)."""
 
@@ -372,7 +375,8 @@ def table_xlsx(rows: Sequence[Sequence[str]], *, sheet_title: str, widths: Seque
         for c, value in enumerate(row, start=1):
             cell = sheet.cell(row=r, column=c)
             # Assigned as text: openpyxl would otherwise make a formula of a string starting with '='.
-            cell.value = neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+            text = neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+            cell.value = text if len(text) <= XLSX_CELL_CHARS else text[: XLSX_CELL_CHARS - 1] + "…"
             cell.data_type = "s"
             cell.alignment = wrap
             if r == 1:

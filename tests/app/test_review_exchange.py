@@ -433,6 +433,15 @@ def test_comment_list_rows_csv_and_xlsx(session: Session, case: Case) -> None:
     assert sheet.freeze_panes == "A2"
 
 
+def test_an_xlsx_cell_stops_where_excel_does() -> None:
+    long = "答" * 40_000
+    book = openpyxl.load_workbook(io.BytesIO(table_xlsx([["意见"], [long]], sheet_title="审查意见")))
+    value = book.active["A2"].value  # type: ignore[index]
+    assert len(value) == 32_767
+    assert value.endswith("…")
+    assert table_csv([[long]]).decode("utf-8-sig").strip() == long  # the CSV keeps it whole
+
+
 def test_neutralise() -> None:
     assert neutralise("=1+1") == "'=1+1"
     assert neutralise("\t=1") == "'\t=1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -244,6 +245,33 @@ def test_import_needs_the_csrf_token_the_track_and_a_reviewer(client: TestClient
     assert client.get(f"{API}/sheet-revisions/{case.revision_id}/annotated.pdf").status_code == 404
     assert client.get(f"{API}/submissions/{case.submission_id}/comments.csv").status_code == 404
     assert markups_of(platform, case.revision_id) == 0
+
+
+def test_two_reviewers_importing_at_once_both_keep_their_markups(platform: Platform) -> None:
+    case = make_web_case(platform)
+    app = create_app(platform)
+    url = f"{API}/sheet-revisions/{case.revision_id}/markups.xfdf"
+    start = threading.Barrier(2)
+    answers: dict[str, int] = {}
+
+    def importing(username: str, track: str) -> None:
+        with TestClient(app, follow_redirects=False) as own:
+            headers = browser(own, platform, username)
+            start.wait(timeout=30)
+            answers[username] = own.post(
+                f"{url}?track={track}", content=ACROBAT_XFDF.encode(), headers=headers
+            ).status_code
+
+    threads = [
+        threading.Thread(target=importing, args=("fire.reviewer", FIRE)),
+        threading.Thread(target=importing, args=("airdef.reviewer", CIVIL_AIR_DEFENCE)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == {"fire.reviewer": 201, "airdef.reviewer": 201}
+    assert markups_of(platform, case.revision_id) == 8
 
 
 def _comments(platform: Platform, case: WebCase) -> None:
