@@ -213,6 +213,10 @@ def test_browser_admin_generates_a_seal_and_signers_seal_in_turn(
     assert previews.count() >= 3
     assert previews.first.evaluate("img => img.naturalWidth") > 0
     page.screenshot(path=screenshots / "sealing-admin.png", full_page=True)
+    page.get_by_test_id("locale-switch").click()
+    page.wait_for_load_state()
+    assert "Certificates and seals" in page.locator("h1").inner_text()
+    page.screenshot(path=screenshots / "sealing-admin-en.png", full_page=True)
     context.close()
 
     for username in ("fire.signer", "airdef.signer", "construction.signer"):
