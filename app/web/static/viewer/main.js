@@ -64,6 +64,9 @@ async function createViewer(element, revisionId, navigator) {
     prefixUrl: config.images,
     showNavigator: navigator,
     showNavigationControl: false,
+    // The 2D canvas drawer: OpenSeadragon's WebGL one falls back to software rendering on machines without a
+    // GPU (virtual desktops), where bench/bench_viewer.py measured it 40 times slower per frame.
+    drawer: "canvas",
     maxZoomPixelRatio: 4,
     visibilityRatio: 0.2,
     gestureSettingsMouse: { clickToZoom: false, dblClickToZoom: false },

@@ -32,9 +32,16 @@ export class SheetOverlay {
     viewer.canvas.appendChild(this.root);
     const update = () => this.follow();
     viewer.addHandler("update-viewport", update);
-    viewer.addHandler("resize", update);
-    viewer.addHandler("open", update);
-    update();
+    viewer.addHandler("resize", () => this.settle());
+    viewer.addHandler("open", () => this.settle());
+    // While the view moves, the layer is one composited bitmap: not repainted shape by shape every frame.
+    // It is painted sharp again at the new scale once the movement stops.
+    viewer.addHandler("animation-start", () => this.svg.classList.add("moving"));
+    viewer.addHandler("animation-finish", () => {
+      this.svg.classList.remove("moving");
+      this.settle();
+    });
+    this.settle();
   }
 
   /** Places the SVG where the viewport shows the sheet: one transform, no redraw of its content. */
@@ -46,11 +53,13 @@ export class SheetOverlay {
     const unit = viewport.deltaPixelsFromPoints(new OSD.Point(1, 0), true).x;
     const scale = unit / this.width;
     this.svg.style.transform = `translate(${origin.x}px, ${origin.y}px) scale(${scale})`;
-    if (Math.abs(scale - this.scale) > 1e-9) {
-      this.scale = scale;
-      // Handles and dashes keep a constant size on screen.
-      this.svg.style.setProperty("--px", String(1 / scale));
-    }
+    this.scale = scale;
+  }
+
+  /** Handles and dashes keep a constant size on screen; set when the view rests (it restyles every shape). */
+  settle() {
+    this.follow();
+    this.svg.style.setProperty("--px", String(1 / this.scale));
   }
 
   /** Sheet coordinates of a pointer event. */
