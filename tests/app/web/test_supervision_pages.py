@@ -145,3 +145,30 @@ def test_the_top_bar_links_the_board_for_the_bureau_only(client: TestClient, web
     assert 'data-testid="nav-supervision"' in client.get("/").text
     sign_in(client, web_platform, "designer")
     assert 'data-testid="nav-supervision"' not in client.get("/").text
+
+
+def test_reviews_due_soon_are_listed(client: TestClient, web_platform: Platform) -> None:
+    import datetime as dt
+
+    from tests.app.supervision.world import World, make_submission
+
+    now = dt.datetime.now(dt.UTC)
+    policy, calendar = deadlines.time_limits(), deadlines.work_calendar()
+    # A start from which the fire review is due soon today (at most two working days left), not overdue.
+    start = next(
+        now - dt.timedelta(days=days)
+        for days in range(1, 30)
+        if policy.status(policy.deadline("fire", 1, now - dt.timedelta(days=days), calendar), now, calendar).due_soon
+    )
+    with web_platform.sessions() as db:
+        designer = db.scalar(select(User).where(User.username == "designer"))
+        assert designer is not None
+        world = World(*([None] * 6), institute_id=designer.organization_id)  # type: ignore[arg-type]
+        submission = make_submission(db, world, code="P-SOON", tracks=("fire",), state=SubmissionState.IN_REVIEW)
+        deadlines.start_clock(db, submission.id, at=start)
+        db.commit()
+    sign_in(client, web_platform, "bureau")
+    page = client.get("/supervision").text
+    assert page.count('data-testid="due-soon-row"') == 1
+    assert "P-SOON" in page
+    assert 'data-testid="stat-due-soon">1<' in page
