@@ -241,3 +241,57 @@ def test_passing_the_last_track_queues_the_composition(
         assert TrackReviewState.PASSED  # every track review of the last round passed
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(ReviewResult)) == 0
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_certificate_that_expired_since_its_import_signs_nothing(
+    session_factory: sessionmaker[Session],
+    store: LocalBlobStore,
+    settings: Settings,
+    case: Case,
+    test_pki: SigningPki,
+) -> None:
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+
+    from app.errors import Invalid
+    from app.sealing import identities, vault
+    from signing.pki import Organisation, issue_signing_pkcs12, load_pkcs12
+    from storage.models import SigningIdentity
+
+    now = dt.datetime.now(dt.UTC)
+    expired = issue_signing_pkcs12(
+        test_pki.pki.issuing_pkcs12,
+        test_pki.password,
+        Organisation("某市消防救援支队", "某市消防救援支队", "消防审查", "fire-old"),
+        not_before=now - dt.timedelta(days=400),
+        not_after=now - dt.timedelta(hours=1),
+    )
+    certificate = load_pkcs12(expired, test_pki.password, check_validity=False).certificate
+    fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+    _compose(session_factory, store, settings, case)
+    with session_factory() as session, session.begin():
+        current = identities.active_identity(session, case.departments["fire"])
+        assert current is not None
+        current.active = False
+        # As it was stored when it was still valid.
+        session.add(
+            SigningIdentity(
+                organization_id=case.departments["fire"],
+                kind="pkcs12",
+                certificate_pem="",
+                subject=certificate.subject.rfc4514_string(),
+                fingerprint_sha256=fingerprint,
+                pkcs12_sealed=vault.seal_bundle(
+                    settings.effective_signing_key, fingerprint, expired, test_pki.password
+                ),
+                active=True,
+            )
+        )
+    before = _state(session_factory, case)
+    with pytest.raises(Invalid) as refused:
+        sign_result(session_factory, store, settings, case.signers["fire"], case.submission_id)
+    assert "已过期" in refused.value.zh
+    assert "expired" in refused.value.en
+    assert _state(session_factory, case) == before
