@@ -93,7 +93,11 @@ async def _body_up_to(request: Request, limit: int) -> bytes:
     """The request body, reading at most ``limit + 1`` bytes so that an oversized file is never held."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        return b"\0" * (limit + 1)
+        raise Rejected(
+            f"XFDF 文件过大（{int(declared)} 字节，上限 {limit} 字节）",
+            f"the XFDF document is {int(declared)} bytes; at most {limit} are accepted",
+            "XML_TOO_LARGE",
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -123,10 +127,10 @@ async def import_markups(request: Request) -> Response:
     entities, larger than the limit or not XFDF is refused with 422 and nothing is stored.
     """
     track = request.query_params.get("track", "").strip()
-    data = await _body_up_to(request, MAX_XFDF_BYTES)
-    if not data.strip():
-        raise Invalid("请求正文应为 XFDF 文件", "the request body must be an XFDF file")
     try:
+        data = await _body_up_to(request, MAX_XFDF_BYTES)
+        if not data.strip():
+            raise Invalid("请求正文应为 XFDF 文件", "the request body must be an XFDF file")
         outcome = await run_in_threadpool(_import, request, track, data)
     except Rejected as exc:
         return json_error(422, exc.code, exc.zh, exc.en)

@@ -221,6 +221,10 @@ def test_hostile_or_oversized_xfdf_is_422_and_nothing_is_stored(client: TestClie
         assert error["code"] == code
         assert error["message_zh"]
         assert error["message_en"]
+    # Sent in chunks, without a length: reading stops one byte past the limit.
+    chunked = client.post(url, content=iter([b"<a>"] + [b"x" * 1_000_000] * 11), headers=headers)
+    assert chunked.status_code == 422
+    assert chunked.json()["error"]["code"] == "XML_TOO_LARGE"
     assert markups_of(platform, case.revision_id) == 0
     empty = client.post(url, content=b"", headers=headers)
     assert empty.status_code == 400
