@@ -10,17 +10,11 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from typing import Any
-
-import pymupdf as _pymupdf
 
 from app.intake.keys import dzi_key, thumbnail_key, tile_key, tiles_prefix
 from app.intake.steps_read import Report, no_report, sha256_of
-from review.sheets.pdf_source import load_document
-from review.tiles.dzi import TILER_VERSION, Pyramid, TileOptions, build_pyramid, render_thumbnail
+from review.tiles.dzi import TILER_VERSION, Pyramid, SheetPage, TileOptions
 from storage.blobstore import BlobStore
-
-pymupdf: Any = _pymupdf
 
 
 @dataclass(frozen=True)
@@ -79,15 +73,16 @@ def build_view(
     pdf_sha = sha256_of(store, pdf_key)
     with store.open(pdf_key) as stream:
         pdf = stream.read()
-    document = load_document(pdf)
-    try:
-        page = document[0]
-        width, height = page.rect.width, page.rect.height
-        # In content order: sorting by position interleaved the letters of crossing and rotated text on
-        # drawing sheets, padded lines with spaces to their position and took four times as long.
-        text = str(page.get_text("text"))
-    finally:
-        document.close()
+    # The page is read once, for its text, tiles and thumbnail alike.
+    with SheetPage(pdf) as page:
+        return _build_view(store, page, pdf_sha, options, report)
+
+
+def _build_view(store: BlobStore, page: SheetPage, pdf_sha: str, options: ViewOptions, report: Report) -> SheetView:
+    width, height = page.width_pt, page.height_pt
+    # In content order: sorting by position interleaved the letters of crossing and rotated text on
+    # drawing sheets, padded lines with spaces to their position and took four times as long.
+    text = page.text()
     dpi = choose_dpi(width, height, options)
     prefix = tiles_prefix(pdf_sha, TILER_VERSION, dpi)
     descriptor = dzi_key(prefix)
@@ -105,12 +100,12 @@ def build_view(
             done += 1
             report(min(95.0, 95.0 * done / max(expected, 1)), f"切片 {done}/{expected} / tiles {done}/{expected}")
 
-        pyramid = build_pyramid(pdf, 0, put, tile_options)
+        pyramid = page.pyramid(put, tile_options)
         dzi = pyramid.descriptor()
         store.put_stream(descriptor, io.BytesIO(dzi), content_type="application/xml", expected_size=len(dzi))
     thumb = thumbnail_key(pdf_sha, options.thumbnail_px)
     if not store.exists(thumb):
         report(96.0, "缩略图 / thumbnail")
-        image = render_thumbnail(pdf, 0, options.thumbnail_px)
+        image = page.thumbnail(options.thumbnail_px)
         store.put_stream(thumb, io.BytesIO(image), content_type="image/png", expected_size=len(image))
     return SheetView(tiles_key=descriptor, thumbnail_key=thumb, dpi=dpi, text=text)

@@ -307,15 +307,8 @@ def _page_pyramid(page: Any, options: TileOptions) -> tuple[Pyramid, float]:
 
 def iter_tiles(pdf_bytes: bytes, page_index: int, options: TileOptions | None = None) -> Iterator[Tile]:
     """Every tile of a page's pyramid, top level first; see ``build_pyramid`` for the geometry."""
-    options = options or TileOptions()
-    document = load_document(pdf_bytes)
-    try:
-        page = document[page_index]
-        pyramid, scale = _page_pyramid(page, options)
-        display_list = page.get_displaylist(annots=True)
-        yield from _tiles(display_list, pyramid, scale, options)
-    finally:
-        document.close()
+    with SheetPage(pdf_bytes, page_index) as page:
+        yield from page.tiles(options)
 
 
 def _tiles(display_list: Any, pyramid: Pyramid, scale: float, options: TileOptions) -> Iterator[Tile]:
@@ -378,31 +371,67 @@ def _levels(
         level_image = level_image.reduce(2) if level else None
 
 
-def build_pyramid(pdf_bytes: bytes, page_index: int, put: Put, options: TileOptions | None = None) -> Pyramid:
-    """Render a page's Deep Zoom pyramid, handing each tile to ``put(name, png_bytes)``.
+class SheetPage:
+    """One page of a PDF, read once: its text, Deep Zoom pyramid and thumbnail come from one display list.
 
-    Returns the geometry; ``Pyramid.descriptor()`` is the ``.dzi`` file to store next to the tiles.
+    Each of ``build_pyramid``, ``render_thumbnail`` and a text extraction would otherwise run the page's
+    content stream again (a drawing page's content can be tens of MB, a hostile one a gigabyte). A
+    context manager: the document is closed on leaving it.
     """
-    options = options or TileOptions()
-    document = load_document(pdf_bytes)
-    try:
-        page = document[page_index]
-        pyramid, scale = _page_pyramid(page, options)
-        display_list = page.get_displaylist(annots=True)
-        for tile in _tiles(display_list, pyramid, scale, options):
+
+    def __init__(self, pdf_bytes: bytes, page_index: int = 0) -> None:
+        self.document = load_document(pdf_bytes)
+        self.page = self.document[page_index]
+        self._display_list: Any = None
+
+    def __enter__(self) -> SheetPage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.document.close()
+
+    @property
+    def width_pt(self) -> float:
+        """Width as displayed (after /Rotate), in points."""
+        return float(self.page.rect.width)
+
+    @property
+    def height_pt(self) -> float:
+        """Height as displayed (after /Rotate), in points."""
+        return float(self.page.rect.height)
+
+    @property
+    def display_list(self) -> Any:
+        if self._display_list is None:
+            self._display_list = self.page.get_displaylist(annots=True)
+        return self._display_list
+
+    def text(self) -> str:
+        """The page's text in content order, for search (what ``page.get_text("text")`` gives)."""
+        textpage = pymupdf.TextPage(self.display_list.get_textpage(flags=pymupdf.TEXTFLAGS_TEXT))
+        return str(textpage.extractText())
+
+    def tiles(self, options: TileOptions | None = None) -> Iterator[Tile]:
+        """Every tile of the page's pyramid, top level first."""
+        options = options or TileOptions()
+        pyramid, scale = _page_pyramid(self.page, options)
+        yield from _tiles(self.display_list, pyramid, scale, options)
+
+    def pyramid(self, put: Put, options: TileOptions | None = None) -> Pyramid:
+        """Hand every tile to ``put(name, png_bytes)``; returns the geometry (see ``build_pyramid``)."""
+        options = options or TileOptions()
+        pyramid, _ = _page_pyramid(self.page, options)
+        for tile in self.tiles(options):
             put(tile.name, tile.data)
         return pyramid
-    finally:
-        document.close()
 
-
-def render_thumbnail(pdf_bytes: bytes, page_index: int, max_px: int = 512, image_format: str = "png") -> bytes:
-    """A page image whose longer side is ``max_px`` pixels, as PNG (default) or WebP, white background."""
-    document = load_document(pdf_bytes)
-    try:
-        page = document[page_index]
-        scale = max_px / max(page.rect.width, page.rect.height)
-        pixmap = page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False, annots=True)
+    def thumbnail(self, max_px: int = 512, image_format: str = "png") -> bytes:
+        """An image whose longer side is ``max_px`` pixels, as PNG (default) or WebP, white background."""
+        scale = max_px / max(self.width_pt, self.height_pt)
+        pixmap = self.display_list.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False)
         image = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
         out = io.BytesIO()
         if image_format == "webp":
@@ -410,5 +439,18 @@ def render_thumbnail(pdf_bytes: bytes, page_index: int, max_px: int = 512, image
         else:
             image.save(out, format="PNG", compress_level=6)
         return out.getvalue()
-    finally:
-        document.close()
+
+
+def build_pyramid(pdf_bytes: bytes, page_index: int, put: Put, options: TileOptions | None = None) -> Pyramid:
+    """Render a page's Deep Zoom pyramid, handing each tile to ``put(name, png_bytes)``.
+
+    Returns the geometry; ``Pyramid.descriptor()`` is the ``.dzi`` file to store next to the tiles.
+    """
+    with SheetPage(pdf_bytes, page_index) as page:
+        return page.pyramid(put, options)
+
+
+def render_thumbnail(pdf_bytes: bytes, page_index: int, max_px: int = 512, image_format: str = "png") -> bytes:
+    """A page image whose longer side is ``max_px`` pixels, as PNG (default) or WebP, white background."""
+    with SheetPage(pdf_bytes, page_index) as page:
+        return page.thumbnail(max_px, image_format)

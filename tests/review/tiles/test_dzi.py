@@ -10,7 +10,15 @@ import pytest
 from PIL import Image
 
 from review.errors import UnreadableDrawing
-from review.tiles.dzi import Pyramid, TileOptions, build_pyramid, has_colour, iter_tiles, render_thumbnail
+from review.tiles.dzi import (
+    Pyramid,
+    SheetPage,
+    TileOptions,
+    build_pyramid,
+    has_colour,
+    iter_tiles,
+    render_thumbnail,
+)
 from review.tiles.png import encode_pixels, encode_rgb
 from tests.conftest import sample
 
@@ -260,3 +268,18 @@ def test_reused_band_buffers_match_a_fresh_render() -> None:
         assert (band.x, band.y, band.width, band.height) == (0, top, 1000, bottom - top)
         assert band.samples == plain.samples
     assert band.pixel(400, 300 - 240) == (0, 0, 0)
+
+
+def test_one_reading_gives_text_tiles_and_thumbnail_as_the_separate_calls() -> None:
+    document = pymupdf.open(stream=page_with_lines())
+    document[0].insert_text((100, 200), "一层平面图 消防车道", fontname="china-s", fontsize=12)
+    data = document.tobytes()
+    with SheetPage(data) as page:
+        assert (page.width_pt, page.height_pt) == (1000, 700)
+        assert page.text() == pymupdf.open(stream=data)[0].get_text("text")
+        assert "消防车道" in page.text()
+        tiles: dict[str, bytes] = {}
+        assert page.pyramid(tiles.__setitem__, SMALL) == pyramid_of(data)[0]
+        assert tiles == pyramid_of(data)[1]
+        plain = pymupdf.open(stream=data)[0].get_pixmap(matrix=pymupdf.Matrix(0.2, 0.2), alpha=False)
+        assert image(page.thumbnail(200)).tobytes() == plain.samples
