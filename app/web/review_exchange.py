@@ -8,7 +8,6 @@ A refused XFDF file (hostile XML, too large, not XFDF) is answered 422 with the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -37,6 +36,7 @@ from app.web.auth import principal
 from app.web.errors import json_error
 from app.web.i18n import Translator
 from app.web.rendering import locale_of, platform_of
+from storage.blobstore import content_disposition
 
 XFDF_MEDIA_TYPE = "application/vnd.adobe.xfdf"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -64,17 +64,11 @@ ACTION_KEYS = {
 COLUMN_WIDTHS = (6, 10, 6, 12, 20, 14, 12, 40, 60, 10, 10, 60, 17, 17, 17)
 
 
-def _attachment(file_name: str) -> str:
-    """Content-Disposition for a download whose name may be Chinese (RFC 6266 / 5987)."""
-    fallback = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_." else "_" for ch in file_name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name)}"
-
-
 def _download(body: bytes, media_type: str, file_name: str) -> Response:
     return Response(
         body,
         media_type=media_type,
-        headers={"Content-Disposition": _attachment(file_name), "Cache-Control": NO_STORE},
+        headers={"Content-Disposition": content_disposition(file_name), "Cache-Control": NO_STORE},
     )
 
 
