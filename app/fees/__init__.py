@@ -35,7 +35,6 @@ from review.fees import FeeSchedule, compute_invoice, format_invoice_number
 from review.fees.invoice import format_yuan
 from storage.models import (
     FeeInvoice,
-    OrgKind,
     PaymentEvent,
     Project,
     Role,
@@ -414,9 +413,7 @@ def fee_view(session: Session, actor: Principal, submission_id: int) -> FeeView:
     policy.require(actor, Action.VIEW_SUBMISSION, submission=submission)
     invoice = invoice_of(session, submission_id)
     clerk = policy.can(actor, Action.INTAKE, submission=submission)
-    designer = policy.can(actor, Action.SUBMIT, submission=submission) and actor.organization_kind is (
-        OrgKind.DESIGN_INSTITUTE
-    )
+    designer = policy.can(actor, Action.SUBMIT, submission=submission)  # the project's own designers
     events: Iterable[PaymentEvent] = ()
     if invoice is not None and clerk:
         events = session.scalars(
