@@ -6,6 +6,7 @@ and a DXF layout 建施-03 at 1:100 in millimetres, all in a round whose fire tr
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import threading
@@ -621,3 +622,58 @@ def test_the_viewer_speaks_english_second(chromium, site: Site) -> None:  # type
     assert page.get_by_test_id("measure-result").inner_text().startswith("Distance ")
     page.screenshot(path=site.shots / "viewer-english.png")
     context.close()
+
+
+def test_the_designer_answers_an_issued_comment_with_an_attachment(  # type: ignore[no-untyped-def]
+    chromium, site: Site, tmp_path: Path
+) -> None:
+    reviewer = _signed_in(chromium, site, "fire.reviewer")
+    if not _api_ready(reviewer, site):
+        pytest.skip("the review API does not answer yet")
+    _open(reviewer, site, "建施-02")
+    text = "首层疏散外门净宽不足 1.10 m，请调整"
+    status = reviewer.evaluate(
+        """([url, body]) => fetch(url, {
+            method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+            headers: {"Content-Type": "application/json",
+                      "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content},
+        }).then((r) => r.status)""",
+        [
+            f"/api/v1/sheet-revisions/{site.sheets['建施-02']}/comments",
+            {"track": "fire", "severity": "general", "text": text, "clause_ids": [], "markup_ids": []},
+        ],
+    )
+    assert status == 201
+    with site.platform.sessions() as db, db.begin():
+        round_id = db.get_one(SheetRevision, site.sheets["建施-02"]).round_id
+        review = db.scalars(
+            select(TrackReview).where(TrackReview.round_id == round_id, TrackReview.track_code == "fire")
+        ).one()
+        review.comments_issued_at = dt.datetime.now(dt.UTC)  # the track issues its comments of the round
+
+    designer = _signed_in(chromium, site, "designer")
+    _open(designer, site, "建施-02")
+    comment = designer.get_by_test_id("comment").filter(has_text=text)
+    comment.wait_for(timeout=TIMEOUT_MS)
+    assert designer.locator("#markup-tools").is_hidden()  # designers draw nothing
+    assert designer.get_by_test_id("comment-form").is_hidden()
+    assert comment.get_by_test_id("comment-action-resolve").count() == 0
+    comment.get_by_test_id("comment-action-answer").click()
+    attachment = tmp_path / "修改说明.txt"
+    attachment.write_text("已将疏散外门净宽调整为 1.20 m。", encoding="utf-8")
+    comment.get_by_test_id("comment-action-text").fill("已修改，见建施-02 修改版")
+    comment.get_by_test_id("comment-action-file").set_input_files(str(attachment))
+    comment.get_by_test_id("comment-action-send").click()
+    answered = designer.get_by_test_id("comment").filter(has_text=text)
+    answered.get_by_test_id("comment-entry").filter(has_text="已修改").wait_for(timeout=TIMEOUT_MS)
+    assert answered.get_by_test_id("comment-status").inner_text() == "已答复"
+    assert answered.get_by_role("link", name="修改说明.txt").count() == 1
+    designer.screenshot(path=site.shots / "designer-answer.png")
+    # The reviewer's open viewer shows the answer without a reload.
+    reviewer.get_by_test_id("comment").filter(has_text=text).get_by_test_id("comment-status").filter(
+        has_text="已答复"
+    ).wait_for(timeout=3_000)
+    assert designer.errors == []
+    assert reviewer.errors == []
+    designer.context.close()
+    reviewer.context.close()
