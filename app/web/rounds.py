@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -40,7 +39,7 @@ from app.web.auth import principal
 from app.web.errors import status_for
 from app.web.rendering import locale_of, platform_of, render
 from review.compare import ChangeKind, ChangeRect, side_by_side
-from storage.blobstore import BlobStore
+from storage.blobstore import BlobStore, content_disposition
 from storage.db import transaction
 from storage.models import (
     RevisionComparison,
@@ -168,14 +167,8 @@ def download_letter(request: Request) -> Response:
     return Response(
         data,
         media_type="application/pdf",
-        headers={"Content-Disposition": _disposition(name), "Cache-Control": "no-store"},
+        headers={"Content-Disposition": content_disposition(name), "Cache-Control": "no-store"},
     )
-
-
-def _disposition(file_name: str) -> str:
-    """An attachment header for a Chinese file name (RFC 6266 / 5987), with an ASCII fallback."""
-    fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in file_name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name)}"
 
 
 # Answers and resubmission ------------------------------------------------------------------------------
