@@ -1,7 +1,7 @@
 // Review comments (审查意见) of the sheet: the list with threads and actions, and the form for a new one.
 // Every piece of user text goes in with textContent.
 import { ApiError, call, get, quoteVersion } from "./api.js";
-import { both, english, msg } from "./i18n.js";
+import { both, english, has, msg } from "./i18n.js";
 
 function node(tag, className, text, parent) {
   const element = document.createElement(tag);
@@ -17,6 +17,7 @@ export class Comments {
     this.markups = markups;
     this.notice = notice;
     this.items = [];
+    this.drafts = new Map(); // comment id -> {action, text} of an action form being written
     this.clauses = new Map(); // chosen clause id -> clause
     this.templates = [];
     this.list = document.getElementById("comment-list");
@@ -84,12 +85,22 @@ export class Comments {
     const status = this.filterStatus.value;
     const shown = this.items.filter((c) => (!track || c.track === track) && (!status || c.status === status));
     this.count.textContent = String(shown.length);
+    const active = document.activeElement;
+    const typing = active && active.closest && active.closest("form.comment-action-form") ? Number(active.closest("li.comment").dataset.commentId) : null;
     this.list.replaceChildren();
     if (!shown.length) {
       node("li", "comment-empty muted", msg("empty"), this.list);
       return;
     }
-    for (const comment of shown) this.list.appendChild(this.renderComment(comment));
+    for (const comment of shown) {
+      const item = this.renderComment(comment);
+      this.list.appendChild(item);
+      // An answer being written survives the list being refreshed by someone else's change.
+      const draft = this.drafts.get(comment.id);
+      if (draft && (comment.allowed_actions || []).includes(draft.action)) {
+        this.openAction(item, comment, draft.action, draft.text, typing === comment.id);
+      }
+    }
   }
 
   renderComment(comment) {
@@ -120,7 +131,7 @@ export class Comments {
       for (const entry of comment.entries) {
         const li = node("li", "entry entry-" + entry.action, null, thread);
         li.setAttribute("data-testid", "comment-entry");
-        node("strong", null, entry.author_name + " · " + (msg("action." + entry.action) || entry.action), li);
+        node("strong", null, entry.author_name + " · " + (has("action." + entry.action) ? msg("action." + entry.action) : entry.action), li);
         if (entry.text) node("p", null, entry.text, li);
         if (entry.attachment) {
           const link = node("a", null, entry.attachment.name, li);
@@ -138,12 +149,15 @@ export class Comments {
     return item;
   }
 
-  openAction(item, comment, action) {
+  openAction(item, comment, action, text = "", focus = true) {
     const existing = item.querySelector("form.comment-action-form");
     if (existing) existing.remove();
     const form = node("form", "comment-action-form", null, item);
     const textarea = node("textarea", null, null, form);
     textarea.rows = 3;
+    textarea.value = text;
+    this.drafts.set(comment.id, { action, text });
+    textarea.addEventListener("input", () => this.drafts.set(comment.id, { action, text: textarea.value }));
     textarea.setAttribute("data-testid", "comment-action-text");
     let file = null;
     if (action === "answer") {
@@ -157,7 +171,10 @@ export class Comments {
     send.setAttribute("data-testid", "comment-action-send");
     const cancel = node("button", "button button-quiet", msg("action.cancel"), form);
     cancel.type = "button";
-    cancel.addEventListener("click", () => form.remove());
+    cancel.addEventListener("click", () => {
+      this.drafts.delete(comment.id);
+      form.remove();
+    });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       let options;
@@ -173,12 +190,13 @@ export class Comments {
       options.etag = quoteVersion(comment.version);
       try {
         await call("POST", `/api/v1/comments/${comment.id}/actions`, options);
+        this.drafts.delete(comment.id);
       } catch (error) {
         this.fail(error);
       }
       await this.reload().catch(() => {});
     });
-    textarea.focus();
+    if (focus) textarea.focus();
   }
 
   async findClauses() {

@@ -5,6 +5,10 @@ function fill(text, params) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (params && name in params ? String(params[name]) : whole));
 }
 
+export function has(key) {
+  return "viewer.ui." + key in config.messages;
+}
+
 export function msg(key, params) {
   const text = config.messages["viewer.ui." + key];
   return fill(text === undefined ? key : text, params);

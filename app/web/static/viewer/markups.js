@@ -40,7 +40,8 @@ export class MarkupStore extends EventTarget {
 
   put(info) {
     const current = this.items.get(info.id);
-    if (current && current.info.version === info.version && !this.isDragging(info.id)) {
+    // Unchanged, or held by the pointer right now: keep the drawing (the drag ends in a save or a reload).
+    if (current && (current.info.version === info.version || this.isDragging(info.id))) {
       current.info = info;
       return;
     }

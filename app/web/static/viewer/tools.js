@@ -124,7 +124,7 @@ export class Tools extends EventTarget {
     if (this.tool === "arrow") return this.value("arrow", [a, b], { text: this.options.text() });
     if (this.tool === "free_text") {
       const box = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
-      return this.value("free_text", [[box[0], box[1]]], { text: this.options.text() || " ", box });
+      return this.value("free_text", [[box[0], box[1]]], { text: this.options.text(), box });
     }
     return this.value(this.tool, [a, b]);
   }
@@ -145,11 +145,11 @@ export class Tools extends EventTarget {
   }
 
   emit(value) {
-    if ((value.kind === "free_text" || value.kind === "arrow") && value.text.trim() === "" && value.kind === "free_text") {
+    // A text box needs its text; an arrow may go without.
+    if (value.kind === "free_text" && !value.text.trim()) {
       this.dispatchEvent(new CustomEvent("needtext"));
       return;
     }
-    if (value.kind !== "free_text" && value.kind !== "arrow") value.text = "";
     this.dispatchEvent(new CustomEvent("drawn", { detail: value }));
   }
 
