@@ -244,6 +244,8 @@ def build_round_letters(
             key, sha256 = _store(store, build_opinion_letter(joint))
             made.append((None, key, sha256, None))
     with transaction(sessions) as db:
+        # Two deliveries (one per conclusion) may finish together: the round's row lock lets one write at a time.
+        db.get_one(Round, round_id, with_for_update=True)
         present: set[str | None] = {
             row.track_code for row in db.scalars(select(OpinionLetter).where(OpinionLetter.round_id == round_id))
         }
