@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +33,7 @@ from app.verification import (
 )
 from app.web.auth import principal
 from app.web.rendering import locale_of, platform_of, render, when
+from storage.blobstore import content_disposition
 from storage.db import transaction
 from storage.models import Permit, ReviewResult, Submission, SubmissionState
 
@@ -257,12 +257,11 @@ def public_download(request: Request) -> Response:
 
 
 def pdf_response(data: bytes, file_name: str) -> Response:
-    fallback = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_." else "_" for ch in file_name)
     return Response(
         data,
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name)}",
+            "Content-Disposition": content_disposition(file_name),
             "Cache-Control": "private, no-store",
             "X-Content-Type-Options": "nosniff",
         },

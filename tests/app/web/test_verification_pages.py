@@ -144,6 +144,10 @@ def test_the_qr_target_shows_the_stored_result_and_offers_it(client, case: Seale
     assert download.status_code == 200
     assert download.content == case.final
     assert download.headers["content-type"] == "application/pdf"
+    assert (
+        "filename*=UTF-8''%E8%81%94%E5%AE%A1%E7%BB%93%E6%9E%9C-LT-2026-000321.pdf"
+        in download.headers["content-disposition"]
+    )
     # A second visit reuses the recent verification.
     client.get(f"/verify/{case.review_number}")
     with web_platform.sessions() as db:
