@@ -459,6 +459,16 @@ def test_every_tool_draws_a_markup_the_platform_accepts(chromium, site: Site) ->
     labels = page.locator("g[data-kind='arrow'] text, g[data-kind='free_text'] text").all_text_contents()
     assert labels == ["见详图 <script>", "见详图 <script>"]
     found = _markups(page)
+    # A polygon crossing itself is refused by the platform: a notice says why, nothing is added.
+    page.get_by_test_id("tool-polygon").click()
+    for x, y in ((600, 550), (700, 650), (700, 550), (600, 650)):
+        _click_sheet(page, x, y)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('viewer-notice').textContent.includes('自相交')", timeout=TIMEOUT_MS
+    )
+    assert page.get_by_test_id("viewer-notice").get_attribute("data-level") == "error"
+    assert len(_markups(page)) == len(found)
     # Double-clicking the arrow puts its text in the box; Enter saves the new text.
     page.get_by_test_id("tool-select").click()
     arrow = next(m for m in found if m["kind"] == "arrow")
