@@ -38,7 +38,6 @@ from app.review_desk.comments import catalogue
 from app.review_desk.errors import Rejected
 from app.review_desk.markups import aware, stored_shape, value_of
 from review.markups.errors import InvalidMarkup, MarkupError
-from review.markups.geometry import validate_markup
 from review.markups.pdf_annotations import annotate_pdf
 from review.markups.records import BEIJING, AnnotatedMarkup, ImportFinding
 from review.markups.xfdf import DEFAULT_XFDF_LIMITS, export_xfdf, read_xfdf, validate_import
@@ -173,7 +172,7 @@ def import_markups_xfdf(db: Session, who: Principal, revision_id: int, track: st
         )
     stored: list[tuple[Markup, str]] = []
     for item in on_page.markups:
-        shape = validate_markup(item.markup, revision.width_pt, revision.height_pt)
+        shape = item.markup  # validated and normalised against the sheet by validate_import
         row = Markup(
             sheet_revision_id=revision.id,
             track_code=track,
