@@ -362,6 +362,20 @@ def test_two_reviewers_see_each_others_markups_and_comments_live(chromium, site:
         assert page.locator(".comment-text b").count() == 0
     assert clause.split()[0] in b.get_by_test_id("comment-clause").first.inner_text()
 
+    # The filters narrow the list; the comment leads B to its cloud.
+    b.get_by_test_id("comment-filter-status").select_option("resolved")
+    assert b.get_by_test_id("comment").count() == 0
+    b.get_by_test_id("comment-filter-status").select_option("open")
+    assert b.get_by_test_id("comment").count() == 1
+    b.get_by_test_id("comment-filter-status").select_option("")
+    zoom = _zoom(b)
+    b.get_by_test_id("comment-locate").first.click()
+    _wait_zoom(b, lambda z: z > zoom * 1.5, "zoom in on the comment's cloud")
+    assert b.locator(f'g[data-markup-id="{mine["id"]}"].selected').count() == 1
+    b.keyboard.press("0")
+    _wait_zoom(b, lambda z: abs(z - zoom) < zoom * 0.01, "return home")
+    b.keyboard.press("Escape")
+
     # B replies in the thread; A sees the reply arrive.
     b.get_by_test_id("comment-action-reply").first.click()
     b.get_by_test_id("comment-action-text").fill("同意，另请核对防火门开启方向")

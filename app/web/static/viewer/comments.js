@@ -125,7 +125,11 @@ export class Comments {
       }
     }
     const meta = node("p", "muted comment-meta", comment.author_name + (comment.markup_ids.length ? " · ▭ " + comment.markup_ids.length : ""), item);
-    meta.addEventListener("click", () => this.markups.select(comment.markup_ids.filter((id) => this.markups.items.has(id))));
+    if (comment.markup_ids.length) {
+      meta.classList.add("comment-locate");
+      meta.setAttribute("data-testid", "comment-locate");
+      meta.addEventListener("click", () => this.markups.focus(comment.markup_ids));
+    }
     if (comment.entries && comment.entries.length) {
       const thread = node("ol", "comment-thread", null, item);
       for (const entry of comment.entries) {

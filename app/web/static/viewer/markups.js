@@ -136,6 +136,20 @@ export class MarkupStore extends EventTarget {
     this.redrawSelection();
   }
 
+  /** Selects the markups and brings them into view. */
+  focus(ids) {
+    const shown = ids.filter((id) => this.items.has(id));
+    this.select(shown);
+    if (!shown.length) return;
+    const boxes = shown.map((id) => bounds(this.items.get(id).info.markup));
+    const [x0, y0] = [Math.min(...boxes.map((b) => b[0])), Math.min(...boxes.map((b) => b[1]))];
+    const [x1, y1] = [Math.max(...boxes.map((b) => b[2])), Math.max(...boxes.map((b) => b[3]))];
+    const w = this.overlay.width;
+    const pad = Math.max(x1 - x0, y1 - y0, 40) * 0.5;
+    const OSD = window.OpenSeadragon;
+    this.overlay.viewer.viewport.fitBounds(new OSD.Rect((x0 - pad) / w, (y0 - pad) / w, (x1 - x0 + 2 * pad) / w, (y1 - y0 + 2 * pad) / w));
+  }
+
   toggle(id) {
     if (this.selected.has(id)) this.selected.delete(id);
     else this.selected.add(id);
