@@ -237,3 +237,23 @@ def test_other_users_cannot_download_or_issue(client, web_platform, case: Sealed
         assert db.scalars(select(Permit)).first() is None
     assert client.get(f"/submissions/{case.submission_id}/permit.pdf").status_code == 404
     assert client.get("/verify").status_code == 200
+
+
+def test_a_failed_issuing_job_is_shown_and_may_be_asked_again(client, web_platform, case: SealedCase) -> None:  # type: ignore[no-untyped-def]
+    sign_in(client, web_platform, "bureau")
+    token = csrf_token(client, "/verification")
+    requested = client.post(f"/submissions/{case.submission_id}/permit", data={"csrf_token": token})
+    with transaction(web_platform.sessions) as db:
+        run = db.scalars(select(TaskRun).where(TaskRun.name == ISSUE_PERMIT)).one()
+        run.state = TaskState.FAILED
+        run.message = "时间戳服务不可用 / The timestamp authority is unavailable"
+    page = client.get(requested.headers["location"])
+    assert 'data-testid="permit-failed"' in page.text
+    assert "时间戳服务不可用" in page.text
+    assert 'http-equiv="refresh"' not in page.text
+    assert 'data-testid="issue-permit"' in page.text
+    again = client.post(f"/submissions/{case.submission_id}/permit", data={"csrf_token": token})
+    assert again.status_code == 303
+    with web_platform.sessions() as db:
+        assert len(db.scalars(select(TaskRun).where(TaskRun.name == ISSUE_PERMIT)).all()) == 2
+        assert db.scalars(select(Permit)).first() is None
