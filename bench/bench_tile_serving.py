@@ -114,6 +114,7 @@ class Server:
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], deadline_s: float = 60.0) -> None:
+    """Poll ``url`` until it answers; a server that exits or never answers is stopped and reported."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -123,6 +124,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], deadline_s: float 
                 return
         except OSError:
             time.sleep(0.05)
+    Server(process, 0).stop()
     raise SystemExit(f"{url} did not answer within {deadline_s:.0f} s")
 
 
