@@ -278,7 +278,7 @@ class Settings(BaseSettings):
             raise ValueError("LIANTU_PAYMENT_SECRET must have 32+ characters / 支付回调密钥至少 32 个字符")
         from app.deadlines.config import check_calendar
 
-        check_calendar(allow_provisional=self.calendar_allow_provisional)
+        check_calendar()
         return self
 
     # Derived values -------------------------------------------------------------------

@@ -27,7 +27,7 @@ from app.deadlines.config import SHIPPED_TIME_LIMITS, load_time_limits
 from app.errors import Conflict, Invalid
 from app.notifications import Message, NotificationKind, notify
 from app.settings import Settings, get_settings
-from review.deadlines import DeadlineError, DeadlinePolicy, DeadlineStatus, WorkCalendar, china_calendar
+from review.deadlines import CalendarGap, DeadlineError, DeadlinePolicy, DeadlineStatus, WorkCalendar, china_calendar
 from review.deadlines.clock import SHANGHAI
 from storage.models import (
     ClockPause,
@@ -169,7 +169,15 @@ def start_clock(
         try:
             review.due_at = compute_due(review, current.number, [], policy, calendar)
         except DeadlineError as exc:
-            raise Conflict(f"无法计算审查期限：{exc.zh}", f"the review deadline cannot be computed: {exc.en}") from exc
+            hint_zh, hint_en = "", ""
+            if isinstance(exc, CalendarGap) and exc.provisional:
+                hint_zh, hint_en = (
+                    "（或设置 LIANTU_CALENDAR_ALLOW_PROVISIONAL=true）",
+                    " (or set LIANTU_CALENDAR_ALLOW_PROVISIONAL=true)",
+                )
+            raise Conflict(
+                f"无法计算审查期限：{exc.zh}{hint_zh}", f"the review deadline cannot be computed: {exc.en}{hint_en}"
+            ) from exc
     session.flush()
     return reviews
 

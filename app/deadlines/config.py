@@ -1,8 +1,8 @@
 """Reading and checking the deadline configuration: time limits per track and the holiday calendar.
 
 Both are checked when the settings are read, so that a configuration with holes — a track without
-a time limit, a malformed file, a current year the calendar does not cover — stops start-up with a
-message naming the setting, instead of leaving a review without a deadline.
+a time limit, a malformed file, a current year the calendar has no data for — stops start-up with a
+message naming what to fix, instead of leaving a review without a deadline.
 """
 
 from __future__ import annotations
@@ -58,15 +58,17 @@ def check_time_limits_file(path: Path | None) -> None:
     load_time_limits(SHIPPED_TIME_LIMITS if path is None else path)
 
 
-def check_calendar(*, allow_provisional: bool, today: dt.date | None = None) -> None:
-    """Refuse when the holiday calendar cannot compute deadlines in the current year."""
+def check_calendar(*, today: dt.date | None = None) -> None:
+    """Refuse when the holiday calendar has no data at all for the current year.
+
+    A provisional year passes here: deadlines reaching into it are refused when they are computed,
+    unless ``LIANTU_CALENDAR_ALLOW_PROVISIONAL`` is set (see :func:`app.deadlines.start_clock`).
+    """
     year = (today or dt.datetime.now(SHANGHAI).date()).year
     try:
-        china_calendar(allow_provisional=allow_provisional).check_year(year)
+        china_calendar(allow_provisional=True).check_year(year)
     except DeadlineError as exc:
-        hint_zh = "（或设置 LIANTU_CALENDAR_ALLOW_PROVISIONAL=true）" if not allow_provisional else ""
-        hint_en = " (or set LIANTU_CALENDAR_ALLOW_PROVISIONAL=true)" if not allow_provisional else ""
         raise ValueError(
-            f"LIANTU_CALENDAR_ALLOW_PROVISIONAL: {exc.en}; add review/deadlines/data/holidays_cn_{year}.json"
-            f"{hint_en} / {exc.zh}；请补充该年节假日数据{hint_zh}"
+            f"{exc.en}; add review/deadlines/data/holidays_cn_{year}.json (see review/deadlines/README.md)"
+            f" / {exc.zh}；请补充该年节假日数据"
         ) from None

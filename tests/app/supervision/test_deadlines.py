@@ -144,19 +144,17 @@ def test_time_limits_with_holes_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_year_missing_from_the_calendar_is_refused() -> None:
-    check_calendar(allow_provisional=False, today=dt.date(2026, 6, 1))
-    with pytest.raises(ValueError, match="2027"):
-        check_calendar(allow_provisional=False, today=dt.date(2027, 6, 1))  # provisional data only
-    check_calendar(allow_provisional=True, today=dt.date(2027, 6, 1))
+    check_calendar(today=dt.date(2026, 6, 1))
+    check_calendar(today=dt.date(2027, 6, 1))  # provisional: refused when a deadline reaches it, not at start-up
     with pytest.raises(ValueError, match="holidays_cn_2031"):
-        check_calendar(allow_provisional=True, today=dt.date(2031, 1, 2))
+        check_calendar(today=dt.date(2031, 1, 2))
 
 
 def test_start_is_refused_when_the_deadline_reaches_an_unknown_year(session: Session) -> None:
     world = make_world(session)
     submission = make_submission(session, world)
-    with pytest.raises(Conflict, match="2027"):
-        deadlines.start_clock(session, submission.id, at=cst(2026, 12, 28, 10))
+    with pytest.raises(Conflict, match="LIANTU_CALENDAR_ALLOW_PROVISIONAL"):
+        deadlines.start_clock(session, submission.id, at=cst(2026, 12, 28, 10))  # 15 days reach into 2027
 
 
 def test_the_indexed_calendar_counts_as_the_calendar_does() -> None:
