@@ -412,8 +412,13 @@ def require_bureau(who: Principal) -> None:
         raise Forbidden("只有住建局经办人可以核验文件", "Only construction bureau officers verify files here")
 
 
-def latest_verification(session: Session, result_id: int, *, public: bool | None = None) -> Verification | None:
+def latest_verification(
+    session: Session, result_id: int, *, public: bool | None = None, sha256: str | None = None
+) -> Verification | None:
+    """The newest verification of a result; with ``sha256``, only of that file (not of copies claiming it)."""
     query = select(Verification).where(Verification.result_id == result_id)
+    if sha256 is not None:
+        query = query.where(Verification.sha256 == sha256)
     if public is not None:
         query = query.where(Verification.public.is_(public))
     return session.scalars(query.order_by(Verification.at.desc(), Verification.id.desc()).limit(1)).first()

@@ -121,7 +121,7 @@ def desk(request: Request) -> Response:
                     "submission": submission,
                     "project": submission.project,
                     "result": result,
-                    "latest": latest_verification(db, result.id, public=False),
+                    "latest": latest_verification(db, result.id, public=False, sha256=result.sha256),
                     "permit": permit,
                 }
             )

@@ -171,6 +171,15 @@ def test_the_bureau_verifies_issues_and_the_designer_downloads(client, web_platf
     assert desk.status_code == 200
     assert f'data-submission="{case.submission_id}"' in desk.text
     token = csrf_token(client, "/verification")
+    # A tampered copy the bureau checks is reported on its own, not as the stored result's state.
+    copy = client.post(
+        "/verification/upload",
+        data={"csrf_token": token},
+        files={"file": ("copy.pdf", _tampered(case.final), "application/pdf")},
+    )
+    assert copy.status_code == 303
+    assert 'data-valid="false"' in client.get(copy.headers["location"]).text
+    assert "tag-danger" not in client.get("/verification").text
     verified = client.post(f"/verification/submissions/{case.submission_id}", data={"csrf_token": token})
     assert verified.status_code == 303
     report = client.get(verified.headers["location"])
