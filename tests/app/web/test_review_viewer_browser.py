@@ -500,6 +500,15 @@ def test_every_tool_draws_a_markup_the_platform_accepts(chromium, site: Site) ->
     # Select the polygon, delete it: gone here and on the server.
     polygon = next(m for m in found if m["kind"] == "polygon")
     _click_sheet(page, 160, 340)
+    # Its first vertex, dragged, reshapes it.
+    assert page.get_by_test_id("vertex-handle").count() == 3
+    _drag_sheet(page, (100, 300), (120, 280))
+    reshaped = _wait_markups(
+        page,
+        lambda now: any(m["id"] == polygon["id"] and m["version"] > polygon["version"] for m in now),
+        "the vertex was not moved",
+    )
+    assert next(m for m in reshaped if m["id"] == polygon["id"])["points"][0] == pytest.approx([120, 280], abs=1.5)
     page.keyboard.press("Delete")
     _wait_markups(page, lambda found: all(m["id"] != polygon["id"] for m in found), "the polygon was not deleted")
     listed = page.evaluate(

@@ -1,6 +1,6 @@
 // The markups of the sheet: drawn in the overlay, selected, moved, edited and deleted with If-Match.
 import { ApiError, call, get, quoteVersion } from "./api.js";
-import { bounds, clampMove, moved, num } from "./geometry.js";
+import { VERTEX_KINDS, bounds, clampMove, moved, num } from "./geometry.js";
 import { both, english, msg } from "./i18n.js";
 import { drawMarkup, el } from "./overlay.js";
 
@@ -56,7 +56,7 @@ export class MarkupStore extends EventTarget {
     g.dataset.track = info.track;
     g.setAttribute("data-testid", "markup");
     if (info.region_changed) this.badge(g, info);
-    if (this.selected.has(info.id)) this.frame(g, info.markup);
+    if (this.selected.has(info.id)) this.frame(g, info);
     if (!current) this.listen(g);
     this.items.set(info.id, { info, g });
   }
@@ -76,10 +76,41 @@ export class MarkupStore extends EventTarget {
     text.setAttribute("data-testid", "region-changed");
   }
 
-  frame(g, value) {
-    const [x0, y0, x1, y1] = bounds(value);
+  frame(g, info) {
+    const [x0, y0, x1, y1] = bounds(info.markup);
     const pad = 3;
     el("rect", { class: "selection-frame", x: num(x0 - pad), y: num(y0 - pad), width: num(x1 - x0 + 2 * pad), height: num(y1 - y0 + 2 * pad) }, g);
+    if (info.editable && VERTEX_KINDS.has(info.markup.kind)) {
+      info.markup.points.forEach((point, index) => this.handle(g, info, point, index));
+    }
+  }
+
+  /** A vertex of one's own polygon, polyline or cloud, dragged to reshape it. */
+  handle(g, info, point, index) {
+    const knob = el("circle", { class: "vertex-handle", cx: num(point[0]), cy: num(point[1]) }, g);
+    knob.setAttribute("data-testid", "vertex-handle");
+    let dragging = false;
+    knob.addEventListener("pointerdown", (event) => {
+      if (!this.selecting || event.button !== 0) return;
+      event.stopPropagation(); // neither a move of the whole markup nor a pan
+      event.preventDefault();
+      knob.setPointerCapture(event.pointerId);
+      dragging = true;
+    });
+    knob.addEventListener("pointermove", (event) => {
+      if (!dragging) return;
+      const [x, y] = this.overlay.sheetPoint(event);
+      knob.setAttribute("cx", num(Math.min(Math.max(x, 0), this.overlay.width)));
+      knob.setAttribute("cy", num(Math.min(Math.max(y, 0), this.overlay.height)));
+    });
+    knob.addEventListener("pointerup", (event) => {
+      if (!dragging) return;
+      event.stopPropagation();
+      dragging = false;
+      const value = JSON.parse(JSON.stringify(info.markup));
+      value.points[index] = [Number(knob.getAttribute("cx")), Number(knob.getAttribute("cy"))];
+      this.update(info.id, value);
+    });
   }
 
   isDragging(id) {
@@ -161,8 +192,11 @@ export class MarkupStore extends EventTarget {
       const on = this.selected.has(id);
       item.g.classList.toggle("selected", on);
       const frame = item.g.querySelector(".selection-frame");
-      if (frame && !on) frame.remove();
-      if (on && !frame) this.frame(item.g, item.info.markup);
+      if (frame && !on) {
+        frame.remove();
+        for (const knob of item.g.querySelectorAll(".vertex-handle")) knob.remove();
+      }
+      if (on && !frame) this.frame(item.g, item.info);
     }
     this.dispatchEvent(new Event("selection"));
   }
