@@ -17,6 +17,7 @@ class Notice {
   constructor() {
     this.element = document.getElementById("viewer-notice");
     this.timer = null;
+    this.element.addEventListener("click", () => this.hide()); // read, then dismissed with a click
   }
 
   /** ``lines``: the text in the current language, then (optionally) in the other one. */
