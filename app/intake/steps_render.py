@@ -88,17 +88,19 @@ def _build_view(store: BlobStore, page: SheetPage, pdf_sha: str, options: ViewOp
     descriptor = dzi_key(prefix)
     if not store.exists(descriptor):
         tile_options = TileOptions(dpi=float(dpi), workers=options.tile_workers, max_pixels=options.max_pixels + 10**6)
-        scale = dpi / 72
-        expected = _tile_count(
-            Pyramid(math.ceil(width * scale), math.ceil(height * scale), tile_options.tile_size, tile_options.overlap)
-        )
+        expected = _tile_count(page.geometry(tile_options))
         done = 0
+
+        # About twenty progress reports a pyramid: each one is a database transaction.
+        every = max(1, expected // 20)
 
         def put(name: str, data: bytes) -> None:
             nonlocal done
             store.put_stream(tile_key(prefix, name), io.BytesIO(data), content_type="image/png")
             done += 1
-            report(min(95.0, 95.0 * done / max(expected, 1)), f"切片 {done}/{expected} / tiles {done}/{expected}")
+            if done % every == 0 or done == expected:
+                percent = min(95.0, 95.0 * done / max(expected, 1))
+                report(percent, f"切片 {done}/{expected} / tiles {done}/{expected}")
 
         pyramid = page.pyramid(put, tile_options)
         dzi = pyramid.descriptor()

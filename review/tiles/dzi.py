@@ -414,6 +414,10 @@ class SheetPage:
         textpage = pymupdf.TextPage(self.display_list.get_textpage(flags=pymupdf.TEXTFLAGS_TEXT))
         return str(textpage.extractText())
 
+    def geometry(self, options: TileOptions | None = None) -> Pyramid:
+        """The pyramid the page would be cut into (UnreadableDrawing when it is too large to tile)."""
+        return _page_pyramid(self.page, options or TileOptions())[0]
+
     def tiles(self, options: TileOptions | None = None) -> Iterator[Tile]:
         """Every tile of the page's pyramid, top level first."""
         options = options or TileOptions()

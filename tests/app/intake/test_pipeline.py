@@ -269,3 +269,20 @@ def test_an_original_changed_in_the_store_is_not_processed(
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Sheet)) == 0
     assert list(store.iter_keys("derived/")) == []
+
+
+def test_tiling_reports_progress_about_twenty_times_and_the_last_tile(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    file_id = upload_original(session_factory, store, submission_id, title_block_pdf(SHEETS[:1]), "建施.pdf")
+    [revision_id] = process_drawing_file(session_factory, store, file_id).revision_ids
+    reports: list[tuple[float, str]] = []
+    full = ViewOptions(dpi=300, thumbnail_px=64)  # an A3 sheet at 300 dpi: 108 tiles
+    render_sheet_revision(session_factory, store, revision_id, options=full, report=lambda p, m: reports.append((p, m)))
+    tiles = [(percent, message) for percent, message in reports if message.startswith("切片 ")]
+    assert 15 <= len(tiles) <= 22  # every fifth tile, and the last
+    percents = [percent for percent, _ in tiles]
+    assert percents == sorted(percents)
+    done, expected = tiles[-1][1].split()[1].split("/")
+    assert done == expected == "108"  # every tile counted, the last one reported
+    assert percents[-1] == 95.0
