@@ -16,12 +16,13 @@ a return without reasons, or 容缺受理 without a commitment → ``Invalid``. 
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -55,6 +56,8 @@ class SystemActor:
 
 
 SYSTEM = SystemActor()
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 
 Actor = Principal | SystemActor
 """Who takes a step: a signed-in user, or the platform."""
@@ -226,11 +229,19 @@ def apply(
     except Refusal as refusal:
         raise _error_of(refusal) from refusal
 
+    if event is Event.ACCEPT and submission.review_number is None:
+        # Read before anything changes, so that the step stays one update (one version) of the row.
+        submission.review_number = next_review_number(session)
     submission.state = stored_state(step.after)
     try:
         session.flush()
     except StaleDataError as exc:
         raise _stale() from exc
+    except IntegrityError as exc:
+        # Another acceptance took the same review number a moment earlier.
+        raise Conflict(
+            "审查编号已被同时受理的报审占用，请重试", "that review number was just taken; try again"
+        ) from exc
     except OperationalError as exc:
         if _outdated_sqlite_snapshot(exc):
             raise _stale() from exc
@@ -247,6 +258,23 @@ def apply(
         summary=describe(step),
     )
     return submission
+
+
+REVIEW_NUMBER_PREFIX = "SCSC"
+"""审查编号 prefix: 施工图审查 (construction drawing review)."""
+
+
+def next_review_number(session: Session, *, now: dt.datetime | None = None) -> str:
+    """The next review number (审查编号) of the year, ``SCSC-2026-00001``, counted in Beijing time.
+
+    Two acceptances at the same moment would pick the same number; the unique column refuses the second,
+    whose transaction fails as a conflict and can simply be tried again.
+    """
+    year = (now or dt.datetime.now(dt.UTC)).astimezone(BEIJING).year
+    prefix = f"{REVIEW_NUMBER_PREFIX}-{year}-"
+    last = session.scalar(select(func.max(Submission.review_number)).where(Submission.review_number.like(f"{prefix}%")))
+    sequence = int(last.removeprefix(prefix)) + 1 if last and last.removeprefix(prefix).isdigit() else 1
+    return f"{prefix}{sequence:05d}"
 
 
 def describe(step: Step) -> str:

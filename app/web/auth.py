@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import errors
 from app.identity import Principal, principal_for_token, principal_for_user
 from app.web.errors import MAPPED, error_response
+from storage.db import transaction
 
 if TYPE_CHECKING:
     from app.platform import Platform
@@ -81,7 +82,7 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, send)
 
     def _by_token(self, token: str) -> Principal | None:
-        with self.platform.sessions() as db, db.begin():
+        with transaction(self.platform.sessions) as db:
             return principal_for_token(db, token)
 
     def _by_user(self, user_id: int) -> Principal | None:

@@ -15,6 +15,7 @@ from app.web.errors import status_for
 from app.web.home import home_data, track_names
 from app.web.i18n import LOCALES, normalise
 from app.web.rendering import LOCALE_KEY, locale_of, platform_of, render
+from storage.db import WRITE_OPTION
 from storage.models import User
 
 
@@ -49,6 +50,8 @@ async def login(request: Request) -> Response:
 
     def check() -> Principal:
         with platform.sessions() as db:
+            # A login writes (the attempt, the audit event): on SQLite take the write lock before reading.
+            db.connection(execution_options={WRITE_OPTION: True})
             found = authenticate(db, username, password, client=client, settings=platform.settings)
             db.commit()
             return found

@@ -68,3 +68,19 @@ def test_a_refused_step_tells_nobody(session, submitted):
     with pytest.raises(LiantuError):
         submissions.return_submission(session, _principal(session, "clerk"), submitted.id, [])
     assert _designer_messages(session) == []
+
+
+def test_acceptance_gives_the_next_review_number_of_the_year(session, submitted):
+    import datetime as dt
+
+    from app.submissions import next_review_number
+
+    submitted.review_number = None
+    session.flush()
+    submissions.accept(session, _principal(session, "clerk"), submitted.id)
+    year = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).year
+    assert submitted.review_number == f"SCSC-{year}-00001"
+    assert next_review_number(session) == f"SCSC-{year}-00002"
+    # Beijing's new year begins at 16:00 UTC on 31 December.
+    new_year = dt.datetime(year, 12, 31, 16, 30, tzinfo=dt.UTC)
+    assert next_review_number(session, now=new_year) == f"SCSC-{year + 1}-00001"
