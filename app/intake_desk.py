@@ -41,6 +41,8 @@ from storage.models import (
     AuditEvent,
     DrawingFile,
     Project,
+    Role,
+    RoleGrant,
     Round,
     Sheet,
     SheetRevision,
@@ -48,7 +50,9 @@ from storage.models import (
     Submission,
     SubmissionState,
     TrackReview,
+    TrackReviewer,
     TrackReviewState,
+    User,
     utcnow,
 )
 
@@ -545,5 +549,27 @@ def start_review(session: Session, actor: Principal, submission_id: int, *, expe
         select(TrackReview).where(TrackReview.round_id == latest, TrackReview.state == TrackReviewState.PENDING)
     ):
         review.state = TrackReviewState.IN_REVIEW
+        assign_track_reviewers(session, review)
     session.flush()
     return submission
+
+
+def assign_track_reviewers(session: Session, review: TrackReview) -> None:
+    """Give a track review the track's reviewers (the department's pool) unless someone is assigned already.
+
+    Their home pages list the review from now on, and the result names them.
+    """
+    if review.reviewers:
+        return
+    pool = session.scalars(
+        select(User.id)
+        .join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(
+            RoleGrant.role == Role.REVIEWER,
+            RoleGrant.track_code == review.track_code,
+            User.is_active.is_(True),
+            User.deleted_at.is_(None),
+        )
+        .distinct()
+    )
+    review.reviewers = [TrackReviewer(user_id=user_id) for user_id in pool]

@@ -394,3 +394,45 @@ def test_an_expanded_archive_is_not_counted_as_still_processing(session: Session
     session.commit()
     case = intake_desk.load_case(session, desk.clerk, desk.submission_id)
     assert [f.original_name for f in case.processing] == ["图纸.zip/建施-09.pdf"]
+
+
+def test_starting_the_review_assigns_each_track_its_reviewers(session):
+    from app.intake_desk import assign_track_reviewers
+    from storage.models import Organization, OrgKind, RoleGrant, Round, TrackReview, TrackReviewer, User
+
+    desk = make_desk(session)
+    agency = Organization(name="分派测试审查中心", kind=OrgKind.REVIEW_AGENCY)
+    session.add(agency)
+    session.flush()
+
+    def person(name: str, role: Role, track: str, *, active: bool = True) -> int:
+        user = User(organization_id=agency.id, username=name, display_name=name, password_hash="x", is_active=active)
+        user.roles = [RoleGrant(role=role, track_code=track)]
+        session.add(user)
+        session.flush()
+        return user.id
+
+    first, second = person("a-fire-1", Role.REVIEWER, "fire"), person("a-fire-2", Role.REVIEWER, "fire")
+    person("a-fire-lead", Role.TRACK_LEAD, "fire")
+    person("a-cad", Role.REVIEWER, "civil_air_defence")
+    person("a-fire-gone", Role.REVIEWER, "fire", active=False)
+    round_ = Round(submission_id=desk.submission_id, number=9)
+    session.add(round_)
+    session.flush()
+    review = TrackReview(round_id=round_.id, track_code="fire")
+    session.add(review)
+    session.flush()
+
+    def assigned() -> set[int]:
+        return set(session.scalars(select(TrackReviewer.user_id).where(TrackReviewer.track_review_id == review.id)))
+
+    assign_track_reviewers(session, review)
+    session.flush()
+    assert {first, second} <= assigned()
+    assert not assigned() & {
+        u.id for u in session.scalars(select(User).where(User.username.in_(["a-fire-lead", "a-cad", "a-fire-gone"])))
+    }
+    before = assigned()
+    assign_track_reviewers(session, review)  # someone is assigned already: nothing changes
+    session.flush()
+    assert assigned() == before
