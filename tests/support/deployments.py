@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.platform import Platform, set_platform
+from app.sealing.devpki import init_dev_pki, start_dev_tsa
 from app.seed import seed_demo
 from app.settings import Settings, load_settings
 from app.tasks.celery_app import build_celery, set_celery
@@ -123,12 +124,18 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
             "LIANTU_S3_BUCKET": f"liantu-journey-{uuid.uuid4().hex[:12]}",
         }
     data_dir.mkdir(parents=True)
-    settings = load_settings(environ)
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(load_settings(environ).effective_database_url)
     upgrade(engine)
     sessions = make_session_factory(engine)
+    # As ``liantu run`` does in development: demo accounts, the development PKI and its timestamp authority.
+    seeding = Platform(load_settings(environ), _engine=engine)
     with transaction(sessions) as session:
         seed_demo(session)
+        init_dev_pki(session, seeding.store, seeding.settings)
+    tsa = start_dev_tsa(seeding.settings)
+    assert tsa is not None
+    environ["LIANTU_TSA_URL"] = tsa.endpoints.timestamp_url
+    settings = load_settings(environ)
     platform = Platform(settings, _engine=engine)
     celery = build_celery(settings, broker_options=broker_options)
     set_platform(platform)
@@ -158,6 +165,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
         server.should_exit = True
         thread.join(timeout=10)
         workers.stop_all()
+        tsa.stop()
         set_celery(None)
         set_platform(None)
         celery.close()
