@@ -282,7 +282,7 @@ async def match(request: Request) -> Response:
 
 
 def compare_overlay(request: Request) -> Response:
-    """GET /api/v1/sheet-revisions/{rev}/compare/overlay.png: old revision red, new blue, both black."""
+    """对比叠加图 / The previous revision and this one overlaid: old red, new blue, both black."""
     who: Principal = principal(request)
     revision_id: int = request.path_params["revision_id"]
     platform = platform_of(request)
@@ -301,7 +301,7 @@ def compare_overlay(request: Request) -> Response:
 
 
 def compare_side_by_side(request: Request) -> Response:
-    """GET /api/v1/sheet-revisions/{rev}/compare/side-by-side.pdf: previous and new revision side by side."""
+    """并排对比 / The previous revision and this one side by side, as one PDF page."""
     who: Principal = principal(request)
     revision_id: int = request.path_params["revision_id"]
     platform = platform_of(request)
