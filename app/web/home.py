@@ -152,6 +152,7 @@ def open_track_reviews(session: Session, track: str, *, reviewer_id: int | None 
     return [
         {
             "id": review.id,
+            "submission_id": submission.id,
             "project_name": project.name,
             "review_number": submission.review_number or "—",
             "round": round_.number,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -17,13 +18,14 @@ from starlette.routing import Route
 from app import policy, projects, submissions
 from app.drawings import UPLOAD_STATES
 from app.errors import Forbidden, Invalid
-from app.policy import Action
+from app.policy import SEALING_OR_LATER, Action
 from app.uploads import DEFAULT_CHUNK_SIZE
 from app.web.auth import principal
 from app.web.errors import status_for
 from app.web.rendering import locale_of, platform_of, render
 from review.workflow import Event
 from storage.db import transaction
+from storage.models import FeeInvoice, Submission
 
 
 def _form_page(request: Request, values: dict[str, str], problems: dict[str, str], status: int = 200) -> Response:
@@ -87,6 +89,19 @@ async def open_submission(request: Request) -> Response:
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
 
 
+def case_links(submission: Submission, *, has_invoice: bool) -> list[tuple[str, str, str]]:
+    """The other pages of a case as (catalogue key, path, test id), those that have something to show."""
+    base = f"/submissions/{submission.id}"
+    links = [("progress.link", f"{base}/progress", "progress-link"), ("sheets.link", f"{base}/sheets", "sheets-link")]
+    if submission.rounds:
+        links.append(("case.rounds", f"/rounds/submissions/{submission.id}", "rounds-link"))
+    if has_invoice:
+        links.append(("case.fee", f"{base}/fee", "fee-link"))
+    if submission.state in SEALING_OR_LATER:
+        links.append(("case.result", f"{base}/result", "result-link"))
+    return links
+
+
 def show_submission(request: Request) -> Response:
     who = principal(request)
     submission_id: int = request.path_params["submission_id"]
@@ -101,9 +116,11 @@ def show_submission(request: Request) -> Response:
             "chunk_size": DEFAULT_CHUNK_SIZE,
             "max_bytes": platform.settings.max_upload_bytes,
         }
+        has_invoice = db.scalar(select(FeeInvoice.id).where(FeeInvoice.submission_id == submission.id)) is not None
         return render(
             request,
             "projects/submission.html",
+            case_links=case_links(submission, has_invoice=has_invoice),
             submission=submission,
             project=submission.project,
             files=files,

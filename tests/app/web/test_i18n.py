@@ -109,3 +109,18 @@ def test_accept_language(header, expected):
 def test_placeholders_are_filled():
     assert i18n.translate("zh-CN", "round.n", n=2) == "第 2 轮"
     assert i18n.translate("en", "round.n", n=2) == "Round 2"
+
+
+def test_keys_named_in_python_tables_are_translated():
+    """Keys kept in Python data (the case links of a submission page) rather than written as t("…")."""
+    from app.web.projects import case_links
+    from storage.models import Round, Submission, SubmissionState
+
+    submission = Submission(id=1, state=SubmissionState.SEALED)
+    submission.rounds = [Round(number=1)]
+    for locale in i18n.LOCALES:
+        catalogue = i18n.catalogue(locale)
+        links = case_links(submission, has_invoice=True)
+        assert len(links) == 5
+        for key, _path, _testid in links:
+            assert key in catalogue, (locale, key)
