@@ -5,46 +5,14 @@ Each test gets a database of its own, because the writers must really commit.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit, submissions
 from app.errors import Conflict
 from app.identity.principal import Principal
-from storage.db import make_engine
-from storage.migrate import upgrade
 from storage.models import Organization, OrgKind, Project, Role, Submission, SubmissionState
-from tests.conftest import POSTGRES_URL, service_missing
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def own_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'liantu.sqlite3'}")
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"liantu_stale_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the service is absent
-        admin.dispose()
-        service_missing(f"PostgreSQL at {POSTGRES_URL}: {exc.__class__.__name__}")
-    engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture

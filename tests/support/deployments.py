@@ -15,12 +15,12 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from app.platform import Platform, set_platform
 from app.sealing.devpki import init_dev_pki, start_dev_tsa
@@ -52,20 +52,6 @@ class Deployment:
         return self.workers.settings
 
 
-def _postgres_database() -> tuple[str, Any]:
-    from tests.conftest import POSTGRES_URL, service_missing
-
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"liantu_journey_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the service is absent
-        admin.dispose()
-        service_missing(f"PostgreSQL at {POSTGRES_URL}: {exc.__class__.__name__}")
-    return admin.url.set(database=name).render_as_string(hide_password=False), admin
-
-
 def _redis_prefix() -> str:
     import redis
 
@@ -87,7 +73,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
     import uvicorn
 
     from app.web import create_app
-    from tests.conftest import REDIS_URL
+    from tests.conftest import REDIS_URL, scratch_postgres
 
     # Sibling plugins, imported late so that pytest has loaded (and rewritten) them first.
     from tests.support.browser import free_port
@@ -102,7 +88,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
         "LIANTU_TASK_TIME_LIMIT_SECONDS": "120",
     }
     broker_options: dict[str, Any] = {}
-    admin = None
+    stack = ExitStack()
     if request.param == "embedded":
         environ |= {
             "LIANTU_DATABASE_URL": f"sqlite:///{data_dir / 'liantu.sqlite3'}",
@@ -111,7 +97,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
         }
     else:
         s3 = request.getfixturevalue("s3_server")
-        url, admin = _postgres_database()
+        url = stack.enter_context(scratch_postgres("liantu_journey"))
         broker_options = {"global_keyprefix": _redis_prefix(), "visibility_timeout": 300}
         environ |= {
             "LIANTU_DATABASE_URL": url,
@@ -172,8 +158,4 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
         engine.dispose()
         if request.param == "embedded":
             _forget_embedded_broker(settings)
-        elif admin is not None:
-            database = engine.url.database
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            admin.dispose()
+        stack.close()

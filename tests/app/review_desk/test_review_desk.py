@@ -401,8 +401,9 @@ def test_revision_view_reads_every_track_for_reviewers_only(session: Session, ca
     assert revision_view(session, case.designer, case.revision_id).readable == frozenset()
 
 
-def test_a_race_between_two_writers_of_one_version_keeps_the_first(engine: Engine) -> None:
+def test_a_race_between_two_writers_of_one_version_keeps_the_first(own_engine: Engine) -> None:
     """PostgreSQL: both read version 1, the first commits, the second is refused; nothing of the first is lost."""
+    engine = own_engine
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite takes its one write lock before reading (next test): two writers cannot interleave")
     factory = sessionmaker(bind=engine, expire_on_commit=False)
@@ -428,7 +429,8 @@ def test_a_race_between_two_writers_of_one_version_keeps_the_first(engine: Engin
         assert stored.shape["points"] == [[10.0, 10.0], [60.0, 60.0]]
 
 
-def test_sqlite_writes_hold_the_write_lock_from_their_start(engine: Engine) -> None:
+def test_sqlite_writes_hold_the_write_lock_from_their_start(own_engine: Engine) -> None:
+    engine = own_engine
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL locks rows, not the database")
     factory = sessionmaker(bind=engine, expire_on_commit=False)

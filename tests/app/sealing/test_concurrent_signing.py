@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
 from app.errors import Conflict
@@ -22,7 +21,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import Organization, ReviewResult
 from tests.app.sealing.conftest import Case, add_signer, build_case
-from tests.conftest import POSTGRES_URL, service_missing
+from tests.conftest import scratch_postgres
 from tests.support.pki import SigningPki
 
 pytestmark = pytest.mark.postgres
@@ -31,21 +30,11 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def committed_engine() -> Iterator[Engine]:
     """A database of its own: the two signers must really commit, on separate connections."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"liantu_seal_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the service is absent
-        admin.dispose()
-        service_missing(f"PostgreSQL at {POSTGRES_URL}: {exc.__class__.__name__}")
-    engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("liantu_seal") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        yield engine
+        engine.dispose()
 
 
 def test_two_signers_at_once_one_wins_the_other_gets_a_conflict(

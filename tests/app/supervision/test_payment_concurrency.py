@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import fees
@@ -17,38 +15,10 @@ from app.errors import LiantuError
 from app.fees.payments import fake_order, receive_callback
 from app.settings import Settings, load_settings
 from review.fees.fake_gateway import FakeGateway, SignedCallback
-from storage.db import make_engine
-from storage.migrate import upgrade
 from storage.models import FeeInvoice, PaymentEvent
 from tests.app.supervision.world import make_submission, make_world
-from tests.conftest import POSTGRES_URL, service_missing
 
 NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def own_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'liantu.sqlite3'}")
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"liantu_pay_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the service is absent
-        admin.dispose()
-        service_missing(f"PostgreSQL at {POSTGRES_URL}: {exc.__class__.__name__}")
-    engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from app.platform import Platform
 from app.seed import DESIGN_INSTITUTE
@@ -23,8 +23,7 @@ from app.settings import load_settings
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE
 from app.web import create_app, review_api
 from app.web.sessions import COOKIE_NAME, encode_session
-from storage.db import make_engine, make_session_factory, transaction
-from storage.migrate import upgrade
+from storage.db import make_engine
 from storage.models import (
     Comment,
     DrawingFile,
@@ -41,7 +40,7 @@ from storage.models import (
     User,
 )
 from tests.app.review_desk.makers import CLAUSE, HEIGHT, RECT, SCRIPT, WIDTH
-from tests.conftest import POSTGRES_URL, service_missing
+from tests.conftest import seeded_postgres_database
 from tests.support.browser import free_port
 from tests.support.web import TEST_SECRET_KEY, TestClient, make_web_platform, web_settings_env
 
@@ -54,26 +53,8 @@ LIVE_SECONDS = 1.0
 @pytest.fixture(scope="module")
 def seeded_postgres() -> Iterator[str]:
     """A migrated PostgreSQL database with the demo accounts, for this module."""
-    from app.seed import seed_demo
-
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"liantu_review_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the service is absent
-        admin.dispose()
-        service_missing(f"PostgreSQL at {POSTGRES_URL}: {exc.__class__.__name__}")
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    with transaction(make_session_factory(engine)) as session:
-        seed_demo(session)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with seeded_postgres_database("liantu_review") as url:
+        yield url
 
 
 def _platform(kind: str, request: pytest.FixtureRequest, seeded: Path, data_dir: Path) -> Platform:

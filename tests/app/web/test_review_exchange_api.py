@@ -13,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pymupdf
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from app.intake.pipeline import render_sheet_revision
 from app.intake.steps_render import ViewOptions
@@ -22,8 +22,7 @@ from app.seed import DESIGN_INSTITUTE
 from app.settings import load_settings
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE
 from app.web import create_app
-from storage.db import make_engine, make_session_factory, transaction
-from storage.migrate import upgrade
+from storage.db import make_engine
 from storage.models import (
     Comment,
     CommentEntry,
@@ -41,7 +40,7 @@ from storage.models import (
     User,
 )
 from tests.app.test_review_exchange import ACROBAT_XFDF, BILLION_LAUGHS, HEIGHT, SCRIPT, WIDTH, XXE, one_page_pdf
-from tests.conftest import POSTGRES_URL, service_missing
+from tests.conftest import seeded_postgres_database
 from tests.support.web import TestClient, csrf_token, make_web_platform, sign_in, web_settings_env
 
 API = "/api/v1"
@@ -51,26 +50,8 @@ FAST = ViewOptions(dpi=50, thumbnail_px=64)
 @pytest.fixture(scope="module")
 def seeded_postgres() -> Iterator[str]:
     """A migrated PostgreSQL database with the demo accounts, for this module."""
-    from app.seed import seed_demo
-
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"liantu_exchange_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the service is absent
-        admin.dispose()
-        service_missing(f"PostgreSQL at {POSTGRES_URL}: {exc.__class__.__name__}")
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    with transaction(make_session_factory(engine)) as session:
-        seed_demo(session)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with seeded_postgres_database("liantu_exchange") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
