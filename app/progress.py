@@ -13,9 +13,11 @@ from enum import StrEnum
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app import deadlines
 from app.identity import Principal
 from app.projects import load_submission
-from review.deadlines import CalendarGap, DeadlineError, china_calendar, deadline_status
+from app.settings import Settings
+from review.deadlines import CalendarGap, DeadlineError, deadline_status
 from storage.models import (
     AuditEvent,
     ClockPause,
@@ -31,7 +33,6 @@ from storage.models import (
     TrackReviewState,
 )
 
-DUE_SOON_DAYS = 2
 TIMELINE_LIMIT = 200
 
 S = SubmissionState
@@ -120,8 +121,19 @@ class Progress:
     fee_state: str | None
 
 
-def progress(session: Session, principal: Principal, submission_id: int, *, now: dt.datetime | None = None) -> Progress:
-    """The progress of a submission ``principal`` may see (else :class:`~app.errors.NotFound`)."""
+def progress(
+    session: Session,
+    principal: Principal,
+    submission_id: int,
+    *,
+    now: dt.datetime | None = None,
+    settings: Settings | None = None,
+) -> Progress:
+    """The progress of a submission ``principal`` may see (else :class:`~app.errors.NotFound`).
+
+    Days left are counted on the same calendar, with the same "due soon" threshold, as the reminders and
+    the supervision board (:mod:`app.deadlines`).
+    """
     submission = load_submission(session, principal, submission_id)
     moment = now or dt.datetime.now(dt.UTC)
     pause = session.scalar(
@@ -132,7 +144,7 @@ def progress(session: Session, principal: Principal, submission_id: int, *, now:
     )
     stopped_since = _aware(pause.started_at) if pause is not None else None
     invoice = session.scalar(select(FeeInvoice).where(FeeInvoice.submission_id == submission.id))
-    tracks = _tracks(session, submission, moment, stopped=stopped_since is not None)
+    tracks = _tracks(session, submission, moment, stopped=stopped_since is not None, settings=settings)
     return Progress(
         submission=submission,
         waiting=_waiting(session, submission, tracks, invoice),
@@ -148,7 +160,9 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _tracks(session: Session, submission: Submission, now: dt.datetime, *, stopped: bool) -> tuple[TrackProgress, ...]:
+def _tracks(
+    session: Session, submission: Submission, now: dt.datetime, *, stopped: bool, settings: Settings | None
+) -> tuple[TrackProgress, ...]:
     current = submission.rounds[-1] if submission.rounds else None
     if current is None:
         return ()
@@ -158,18 +172,16 @@ def _tracks(session: Session, submission: Submission, now: dt.datetime, *, stopp
         .where(TrackReview.round_id == current.id)
         .order_by(Track.sort_order, Track.code)
     ).all()
-    try:
-        calendar = china_calendar(allow_provisional=True)
-    except DeadlineError:
-        calendar = None
+    calendar = deadlines.work_calendar(settings)
+    due_soon_days = deadlines.time_limits(settings).due_soon_days
     found = []
     for review, track in rows:
         left: int | None = None
         due_soon = overdue = False
         open_ = review.state in (TrackReviewState.PENDING, TrackReviewState.IN_REVIEW)
-        if review.due_at is not None and open_ and not stopped and calendar is not None:
+        if review.due_at is not None and open_ and not stopped:
             try:
-                status = deadline_status(_aware(review.due_at), now, calendar, due_soon_days=DUE_SOON_DAYS)
+                status = deadline_status(_aware(review.due_at), now, calendar, due_soon_days=due_soon_days)
             except (CalendarGap, DeadlineError):
                 status = None
             if status is not None:

@@ -17,8 +17,9 @@ EVENT_ACTIONS = frozenset(f"submission.{event.value}" for event in Event)
 def progress_page(request: Request) -> Response:
     who = principal(request)
     submission_id: int = request.path_params["submission_id"]
-    with platform_of(request).sessions() as db:
-        view = progress(db, who, submission_id)
+    platform = platform_of(request)
+    with platform.sessions() as db:
+        view = progress(db, who, submission_id, settings=platform.settings)
         return render(
             request,
             "progress/progress.html",
