@@ -18,15 +18,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app import fees
-from app.errors import Conflict, Invalid, LiantuError, NotFound
+from app.errors import Conflict, LiantuError, NotFound
 from app.fees.payments import fake_callback, fake_order, receive_callback
 from app.fees.receipt import receipt_pdf
 from app.identity.principal import Principal
 from app.projects import load_submission
 from app.settings import Mode
 from app.web.auth import principal
-from app.web.errors import status_for
-from app.web.rendering import platform_of, render
+from app.web.rendering import form_action, platform_of, render
 from review.fees.callbacks import MAX_BODY
 from storage.db import transaction
 
@@ -66,21 +65,14 @@ def fee_page(request: Request) -> Response:
 
 
 async def _act(request: Request, work: Callable[[Any], str], typed: dict[str, str]) -> Response:
+    """Run a form's use case; on refusal the page comes back with what was typed and the problem."""
     who = principal(request)
     submission_id: int = request.path_params["submission_id"]
-    platform = platform_of(request)
 
-    def run() -> str:
-        with transaction(platform.sessions) as db:
-            return work(db)
+    def again(req: Request, *, status: int, problem: LiantuError) -> Response:
+        return _page(req, who, submission_id, status=status, problem=problem, typed=typed)
 
-    try:
-        done = await run_in_threadpool(run)
-    except (Invalid, Conflict) as exc:
-        return await run_in_threadpool(
-            _page, request, who, submission_id, status=status_for(exc), problem=exc, typed=typed
-        )
-    return RedirectResponse(f"/submissions/{submission_id}/fee?done={done}", status_code=303)
+    return await form_action(request, work, again, f"/submissions/{submission_id}/fee")
 
 
 async def bank_transfer(request: Request) -> Response:

@@ -15,19 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app import intake_desk, submissions
-from app.errors import Conflict, Invalid, LiantuError
+from app.errors import Invalid, LiantuError
 from app.identity.principal import Principal
 from app.web.auth import principal
-from app.web.errors import status_for
-from app.web.rendering import locale_of, platform_of, render
+from app.web.rendering import form_action, locale_of, platform_of, render
 from review.workflow import Event
-from storage.db import transaction
 
 DONE = frozenset({"accepted", "accepted_on_commitment", "returned", "corrected", "review_started"})
 """Outcomes announced after a redirect (``?done=…``)."""
@@ -75,22 +72,14 @@ def _version(form: Any) -> int:
 
 
 async def _act(request: Request, work: Callable[[Any], str], typed: dict[str, Any]) -> Response:
-    """Run a form's use case in one transaction; redirect on success, show the page again if refused."""
+    """Run a form's use case; on refusal the page comes back with what was typed and the problem."""
     who = principal(request)
     submission_id: int = request.path_params["submission_id"]
-    platform = platform_of(request)
 
-    def run() -> str:
-        with transaction(platform.sessions) as db:
-            return work(db)
+    def again(req: Request, *, status: int, problem: LiantuError) -> Response:
+        return _page(req, who, submission_id, status=status, problem=problem, typed=typed)
 
-    try:
-        done = await run_in_threadpool(run)
-    except (Invalid, Conflict) as exc:
-        return await run_in_threadpool(
-            _page, request, who, submission_id, status=status_for(exc), problem=exc, typed=typed
-        )
-    return RedirectResponse(f"/intake/submissions/{submission_id}?done={done}", status_code=303)
+    return await form_action(request, work, again, f"/intake/submissions/{submission_id}")
 
 
 async def correct_sheet(request: Request) -> Response:

@@ -157,3 +157,28 @@ def render_error(
 
 def _plain(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+async def form_action(
+    request: Request, work: Callable[[Any], str], again: Callable[..., Response], back: str
+) -> Response:
+    """Run a form's use case in one transaction: redirect to ``back?done=<outcome>`` on success; when it is
+    refused (invalid input or a conflict), show the page again through ``again(request, status=…, problem=…)``."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import RedirectResponse
+
+    from app.errors import Conflict, Invalid
+    from app.web.errors import status_for
+    from storage.db import transaction
+
+    platform = platform_of(request)
+
+    def run() -> str:
+        with transaction(platform.sessions) as db:
+            return work(db)
+
+    try:
+        done = await run_in_threadpool(run)
+    except (Invalid, Conflict) as exc:
+        return await run_in_threadpool(again, request, status=status_for(exc), problem=exc)
+    return RedirectResponse(f"{back}?done={done}", status_code=303)

@@ -15,18 +15,16 @@ languages and the status of the error; nothing is changed then.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app import policy
-from app.errors import Conflict, Invalid, LiantuError, NotFound
+from app.errors import Invalid, LiantuError, NotFound
 from app.identity.principal import Principal
 from app.policy import Action
 from app.review_desk.access import revision_view
@@ -36,11 +34,9 @@ from app.rounds.conclude import conclude_track
 from app.rounds.letters import letters_of, readable_letter
 from app.rounds.matching import match_view, set_match
 from app.web.auth import principal
-from app.web.errors import status_for
-from app.web.rendering import locale_of, platform_of, render
+from app.web.rendering import form_action, locale_of, platform_of, render
 from review.compare import ChangeKind, ChangeRect, side_by_side
 from storage.blobstore import BlobStore, content_disposition
-from storage.db import transaction
 from storage.models import (
     RevisionComparison,
     Round,
@@ -70,21 +66,6 @@ def _version(value: Any) -> int:
 def _done(request: Request, problem: LiantuError | None) -> str:
     done = request.query_params.get("done", "")
     return done if done in DONE and problem is None else ""
-
-
-async def _act(request: Request, work: Callable[[Any], str], again: Callable[..., Response], back: str) -> Response:
-    """Run a form's use case in one transaction; redirect on success, show the page again when refused."""
-    platform = platform_of(request)
-
-    def run() -> str:
-        with transaction(platform.sessions) as db:
-            return work(db)
-
-    try:
-        done = await run_in_threadpool(run)
-    except (Invalid, Conflict) as exc:
-        return await run_in_threadpool(again, request, status=status_for(exc), problem=exc)
-    return RedirectResponse(f"{back}?done={done}", status_code=303)
 
 
 # Rounds and conclusions ------------------------------------------------------------------------------
@@ -150,7 +131,7 @@ async def conclude(request: Request) -> Response:
         conclude_track(db, who, round_id, track, outcome, note=note)
         return "concluded"
 
-    return await _act(request, work, _rounds_page, f"/rounds/submissions/{submission_id}")
+    return await form_action(request, work, _rounds_page, f"/rounds/submissions/{submission_id}")
 
 
 def download_letter(request: Request) -> Response:
@@ -222,7 +203,7 @@ async def answer(request: Request) -> Response:
     def again(request: Request, **kwargs: Any) -> Response:
         return _answers_page(request, problem_comment=comment_id, **kwargs)
 
-    return await _act(request, work, again, f"/rounds/submissions/{submission_id}/answers")
+    return await form_action(request, work, again, f"/rounds/submissions/{submission_id}/answers")
 
 
 async def resubmit_form(request: Request) -> Response:
@@ -236,7 +217,7 @@ async def resubmit_form(request: Request) -> Response:
         resubmit(db, platform.store, who, submission_id, expected_version=_version(version))
         return "resubmitted"
 
-    return await _act(request, work, _answers_page, f"/rounds/submissions/{submission_id}/answers")
+    return await form_action(request, work, _answers_page, f"/rounds/submissions/{submission_id}/answers")
 
 
 # The clerk's matches -------------------------------------------------------------------------------------
@@ -275,7 +256,7 @@ async def match(request: Request) -> Response:
         set_match(db, who, submission_id, revision_id, previous)
         return "matched"
 
-    return await _act(request, work, _matches_page, f"/rounds/submissions/{submission_id}/matches")
+    return await form_action(request, work, _matches_page, f"/rounds/submissions/{submission_id}/matches")
 
 
 # API -------------------------------------------------------------------------------------------------------
