@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from app.identity.accounts import check_new_user, create_organization, insert_user
 from app.identity.principal import Principal, principal_from_user
+from app.platform import Platform
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE, ensure_tracks
 from storage.models import (
     DrawingFile,
+    Organization,
     OrgKind,
     Project,
     Role,
@@ -123,3 +125,72 @@ def issued_at(session: Session, case: Case, track: str) -> dt.datetime | None:
             TrackReview.round_id == case.round_id, TrackReview.track_code == track
         )
     ).one()
+
+
+@dataclass(frozen=True)
+class WebCase:
+    submission_id: int
+    round_id: int
+    sheet_id: int
+    revision_id: int
+
+
+def make_web_case(platform: Platform, *, pdf: bytes | None = None) -> WebCase:
+    """A demo-institute submission in review (fire and civil air defence) with one sheet revision.
+
+    With ``pdf`` the sheet's original and sheet PDF are that file, stored; without, the revision points at an
+    original that is not stored (enough for everything but reading the sheet).
+    """
+    import io
+    import uuid
+
+    from app.seed import DESIGN_INSTITUTE
+
+    key, sha256, size = "originals/00/" + "0" * 64, "0" * 64, 1
+    if pdf is not None:
+        info = platform.store.put_original(io.BytesIO(pdf), content_type="application/pdf")
+        key, sha256, size = info.key, info.sha256 or "", info.size
+    tag = uuid.uuid4().hex[:8]
+    with platform.sessions() as db, db.begin():
+        institute = db.scalars(select(Organization).where(Organization.name == DESIGN_INSTITUTE)).one()
+        project = Project(organization_id=institute.id, code=f"RV-{tag}", name="滨江小学")
+        db.add(project)
+        db.flush()
+        submission = Submission(project_id=project.id, state=SubmissionState.IN_REVIEW, review_number=f"SC-{tag}")
+        db.add(submission)
+        db.flush()
+        round_ = Round(submission_id=submission.id, number=1)
+        round_.track_reviews = [
+            TrackReview(track_code=FIRE, state=TrackReviewState.IN_REVIEW),
+            TrackReview(track_code=CIVIL_AIR_DEFENCE, state=TrackReviewState.IN_REVIEW),
+        ]
+        db.add(round_)
+        sheet = Sheet(submission_id=submission.id, number="建施-01", title="一层平面图")
+        db.add(sheet)
+        db.flush()
+        drawing = DrawingFile(
+            submission_id=submission.id,
+            round_id=round_.id,
+            sha256=sha256,
+            size=size,
+            original_name="建施.pdf",
+            media_type="application/pdf",
+            object_key=key,
+        )
+        db.add(drawing)
+        db.flush()
+        revision = SheetRevision(
+            sheet_id=sheet.id,
+            round_id=round_.id,
+            drawing_file_id=drawing.id,
+            width_pt=WIDTH,
+            height_pt=HEIGHT,
+            pdf_key=key if pdf is not None else None,
+            status="ready",
+            scale="1:100",
+            units="mm",
+            units_per_point=35.28,
+        )
+        db.add(revision)
+        db.flush()
+        return WebCase(submission.id, round_.id, sheet.id, revision.id)

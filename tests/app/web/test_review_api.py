@@ -7,9 +7,7 @@ import queue
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app.platform import Platform
-from app.seed import DESIGN_INSTITUTE
 from app.settings import load_settings
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE
 from app.web import create_app, review_api
@@ -26,20 +23,10 @@ from app.web.sessions import COOKIE_NAME, encode_session
 from storage.db import make_engine
 from storage.models import (
     Comment,
-    DrawingFile,
     Markup,
-    Organization,
-    Project,
-    Round,
-    Sheet,
-    SheetRevision,
-    Submission,
-    SubmissionState,
-    TrackReview,
-    TrackReviewState,
     User,
 )
-from tests.app.review_desk.makers import CLAUSE, HEIGHT, RECT, SCRIPT, WIDTH
+from tests.app.review_desk.makers import CLAUSE, RECT, SCRIPT, WebCase, make_web_case
 from tests.conftest import seeded_postgres_database
 from tests.support.browser import free_port
 from tests.support.web import TEST_SECRET_KEY, TestClient, make_web_platform, web_settings_env
@@ -70,61 +57,6 @@ def platform(request: pytest.FixtureRequest, seeded_database: Path, tmp_path: Pa
     built = _platform(request.param, request, seeded_database, tmp_path / "data")
     yield built
     built.close()
-
-
-@dataclass(frozen=True)
-class WebCase:
-    submission_id: int
-    round_id: int
-    sheet_id: int
-    revision_id: int
-
-
-def make_web_case(platform: Platform) -> WebCase:
-    """A demo-institute submission in review (fire and civil air defence) with one sheet revision."""
-    tag = uuid.uuid4().hex[:8]
-    with platform.sessions() as db, db.begin():
-        institute = db.scalars(select(Organization).where(Organization.name == DESIGN_INSTITUTE)).one()
-        project = Project(organization_id=institute.id, code=f"RV-{tag}", name="滨江小学")
-        db.add(project)
-        db.flush()
-        submission = Submission(project_id=project.id, state=SubmissionState.IN_REVIEW, review_number=f"SC-{tag}")
-        db.add(submission)
-        db.flush()
-        round_ = Round(submission_id=submission.id, number=1)
-        round_.track_reviews = [
-            TrackReview(track_code=FIRE, state=TrackReviewState.IN_REVIEW),
-            TrackReview(track_code=CIVIL_AIR_DEFENCE, state=TrackReviewState.IN_REVIEW),
-        ]
-        db.add(round_)
-        sheet = Sheet(submission_id=submission.id, number="建施-01", title="一层平面图")
-        db.add(sheet)
-        db.flush()
-        drawing = DrawingFile(
-            submission_id=submission.id,
-            round_id=round_.id,
-            sha256="0" * 64,
-            size=1,
-            original_name="建施.pdf",
-            media_type="application/pdf",
-            object_key="originals/00/" + "0" * 64,
-        )
-        db.add(drawing)
-        db.flush()
-        revision = SheetRevision(
-            sheet_id=sheet.id,
-            round_id=round_.id,
-            drawing_file_id=drawing.id,
-            width_pt=WIDTH,
-            height_pt=HEIGHT,
-            status="ready",
-            scale="1:100",
-            units="mm",
-            units_per_point=35.28,
-        )
-        db.add(revision)
-        db.flush()
-        return WebCase(submission.id, round_.id, sheet.id, revision.id)
 
 
 def session_cookie(platform: Platform, username: str) -> tuple[str, str]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
@@ -18,7 +16,6 @@ from sqlalchemy import func, select
 from app.intake.pipeline import render_sheet_revision
 from app.intake.steps_render import ViewOptions
 from app.platform import Platform
-from app.seed import DESIGN_INSTITUTE
 from app.settings import load_settings
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE
 from app.web import create_app
@@ -26,20 +23,12 @@ from storage.db import make_engine
 from storage.models import (
     Comment,
     CommentEntry,
-    DrawingFile,
     Markup,
-    Organization,
-    Project,
-    Round,
-    Sheet,
-    SheetRevision,
-    Submission,
-    SubmissionState,
-    TrackReview,
-    TrackReviewState,
     User,
 )
-from tests.app.test_review_exchange import ACROBAT_XFDF, BILLION_LAUGHS, HEIGHT, SCRIPT, WIDTH, XXE, one_page_pdf
+from tests.app.review_desk.makers import WebCase
+from tests.app.review_desk.makers import make_web_case as make_sheet_case
+from tests.app.test_review_exchange import ACROBAT_XFDF, BILLION_LAUGHS, SCRIPT, XXE, one_page_pdf
 from tests.conftest import seeded_postgres_database
 from tests.support.web import TestClient, csrf_token, make_web_platform, sign_in, web_settings_env
 
@@ -72,14 +61,6 @@ def client(platform: Platform) -> Iterator[TestClient]:
         yield test_client
 
 
-@dataclass(frozen=True)
-class WebCase:
-    submission_id: int
-    round_id: int
-    sheet_id: int
-    revision_id: int
-
-
 def _user_id(db, username: str) -> int:  # type: ignore[no-untyped-def]
     found = db.scalar(select(User.id).where(User.username == username))
     assert found is not None
@@ -87,49 +68,8 @@ def _user_id(db, username: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def make_web_case(platform: Platform, *, pdf: bytes | None = None) -> WebCase:
-    """A demo-institute submission in review (fire and civil air defence), one sheet revision of ``pdf``."""
-    info = platform.store.put_original(io.BytesIO(pdf or one_page_pdf()), content_type="application/pdf")
-    tag = uuid.uuid4().hex[:8]
-    with platform.sessions() as db, db.begin():
-        institute = db.scalars(select(Organization).where(Organization.name == DESIGN_INSTITUTE)).one()
-        project = Project(organization_id=institute.id, code=f"JC-{tag}", name="滨江小学")
-        db.add(project)
-        db.flush()
-        submission = Submission(project_id=project.id, state=SubmissionState.IN_REVIEW, review_number=f"SC-{tag}")
-        db.add(submission)
-        db.flush()
-        round_ = Round(submission_id=submission.id, number=1)
-        round_.track_reviews = [
-            TrackReview(track_code=FIRE, state=TrackReviewState.IN_REVIEW),
-            TrackReview(track_code=CIVIL_AIR_DEFENCE, state=TrackReviewState.IN_REVIEW),
-        ]
-        db.add(round_)
-        sheet = Sheet(submission_id=submission.id, number="建施-01", title="一层平面图")
-        db.add(sheet)
-        db.flush()
-        drawing = DrawingFile(
-            submission_id=submission.id,
-            round_id=round_.id,
-            sha256=info.sha256 or "",
-            size=info.size,
-            original_name="建施.pdf",
-            media_type="application/pdf",
-            object_key=info.key,
-        )
-        db.add(drawing)
-        db.flush()
-        revision = SheetRevision(
-            sheet_id=sheet.id,
-            round_id=round_.id,
-            drawing_file_id=drawing.id,
-            width_pt=WIDTH,
-            height_pt=HEIGHT,
-            pdf_key=info.key,
-            status="ready",
-        )
-        db.add(revision)
-        db.flush()
-        return WebCase(submission.id, round_.id, sheet.id, revision.id)
+    """A sheet in review whose PDF is stored: exports read it."""
+    return make_sheet_case(platform, pdf=pdf or one_page_pdf())
 
 
 def browser(client: TestClient, platform: Platform, username: str) -> dict[str, str]:
