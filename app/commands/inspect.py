@@ -126,6 +126,13 @@ def _paper_json(sheet: SheetReading) -> dict[str, Any]:
     }
 
 
+def _measuring_json(sheet: SheetReading) -> dict[str, Any] | None:
+    """What the viewer's measuring tool will use, as intake records it (None: the sheet has no true scale)."""
+    if sheet.units_per_point is None:
+        return None
+    return {"units": sheet.units, "units_per_point": sheet.units_per_point}
+
+
 def _sheet_json(sheet: SheetReading, decision: RoutingDecision) -> dict[str, Any]:
     block = sheet.title_block
     number = block.number
@@ -138,6 +145,7 @@ def _sheet_json(sheet: SheetReading, decision: RoutingDecision) -> dict[str, Any
         "discipline": block.discipline,
         "paper": _paper_json(sheet),
         "scale": sheet.scale or None,
+        "measuring": _measuring_json(sheet),
         "confidence": block.confidence,
         "kind": decision.kind,
         "tracks": [

@@ -102,6 +102,25 @@ def test_json_has_numbers_titles_paper_scale_and_tracks_with_reasons(files: dict
     assert "\\u" not in result.stdout  # ensure_ascii=False: Chinese stays readable
 
 
+def test_json_gives_each_sheet_the_units_the_measuring_tool_will_use(tmp_path: Path, files: dict[str, Path]) -> None:
+    unscaled = tmp_path / "unscaled.pdf"
+    document = pymupdf.open()
+    document.new_page(width=1191, height=842).insert_text((900, 770), "图号：建施-09", fontname="china-s", fontsize=9)
+    unscaled.write_bytes(document.tobytes())
+
+    result = _run("inspect", "--json", files["dxf"], files["pdf"], unscaled)
+
+    assert result.exit_code == 0, result.output
+    sheets = [sheet for f in _json(result)["files"] for sheet in f["sheets"]]
+    # The DXF is in millimetres ($INSUNITS 4) shown at 1:100 in its viewport; the PDF's title block says 1:100.
+    mm_per_point_at_1_100 = 100 * 25.4 / 72
+    for sheet in sheets[:3]:
+        assert sheet["measuring"]["units"] == "mm"
+        assert sheet["measuring"]["units_per_point"] == pytest.approx(mm_per_point_at_1_100)
+    assert sheets[3]["number"]["display"] == "建施-09"
+    assert sheets[3]["measuring"] is None
+
+
 def test_duplicates_and_gaps_are_reported_across_files(tmp_path: Path, files: dict[str, Path]) -> None:
     other = tmp_path / "other.pdf"
     other.write_bytes(title_block_pdf((("建施-01", "一层平面图（修改）"), ("建施-05", "屋顶平面图"))))
