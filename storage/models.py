@@ -24,6 +24,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -230,6 +232,8 @@ class Project(Base):
     gross_floor_area_m2: Mapped[float] = mapped_column(Float, default=0.0)
     fire_resistance_rating: Mapped[str] = mapped_column(String(20), default="")
     civil_air_defence_area_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    construction_unit: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    """建设单位: the owner who builds (and applies for the permit); '' on projects created before it was asked."""
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -585,7 +589,13 @@ class OpinionLetter(Base):
     """An opinion letter (审查意见书) issued for a round: one per track, and one combining all (track NULL)."""
 
     __tablename__ = "opinion_letters"
-    __table_args__ = (UniqueConstraint("round_id", "track_code"),)
+    __table_args__ = (
+        # One letter per track and one joint letter (track NULL) per round: NULLs are distinct in a
+        # plain unique constraint, so the index folds NULL into ''.
+        Index(
+            "uq_opinion_letters_round_track", "round_id", func.coalesce(literal_column("track_code"), ""), unique=True
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
