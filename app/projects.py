@@ -1,6 +1,7 @@
 """Use cases of the designer's projects (建设项目) and their submissions (报审).
 
-A project is created by a designer for their own organisation, with the figures every review
+A project is created by a designer for their own organisation, with its construction unit (建设单位,
+named on the opinion letters, the result certificate and the permit) and the figures every review
 track reads from it: storeys, height, gross floor area (总建筑面积), fire resistance rating (耐火等级)
 and the civil air defence area (人防面积). Every field is checked here, and all problems of one form
 are reported together, each next to its field. A submission starts as a draft (草稿) that the
@@ -31,6 +32,7 @@ FIRE_RESISTANCE_RATINGS = ("一级", "二级", "三级", "四级")
 PROJECT_FIELDS = (
     "name",
     "code",
+    "construction_unit",
     "address",
     "building_use",
     "floors_above",
@@ -43,7 +45,7 @@ PROJECT_FIELDS = (
 """The form fields of a project, in the order the form shows them."""
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./]*")
-_MAX_TEXT = {"name": 200, "code": 64, "address": 300, "building_use": 80}
+_MAX_TEXT = {"name": 200, "code": 64, "construction_unit": 200, "address": 300, "building_use": 80}
 MAX_FLOORS = 200
 MAX_HEIGHT_M = 1000.0
 MAX_AREA_M2 = 10_000_000.0
@@ -68,6 +70,8 @@ class ProjectDetails:
     """项目名称."""
     code: str
     """项目编号 (e.g. the planning permit number), unique on the platform."""
+    construction_unit: str
+    """建设单位: the owner who builds; required of every project created or edited since it was asked."""
     address: str
     """建设地点."""
     building_use: str
@@ -118,6 +122,7 @@ def parse_project(values: Mapping[str, Any]) -> ProjectDetails:
     for key, (zh, en) in {
         "name": ("项目名称", "project name"),
         "code": ("项目编号", "project code"),
+        "construction_unit": ("建设单位", "construction unit"),
         "address": ("建设地点", "address"),
         "building_use": ("建筑用途", "building use"),
     }.items():
@@ -163,6 +168,7 @@ def parse_project(values: Mapping[str, Any]) -> ProjectDetails:
     return ProjectDetails(
         name=text["name"],
         code=text["code"],
+        construction_unit=text["construction_unit"],
         address=text["address"],
         building_use=text["building_use"],
         floors_above=floors_above,
@@ -184,6 +190,7 @@ def create_project(session: Session, principal: Principal, details: ProjectDetai
         organization_id=principal.organization_id,
         code=details.code,
         name=details.name,
+        construction_unit=details.construction_unit,
         address=details.address,
         building_use=details.building_use,
         floors_above=details.floors_above,
@@ -205,6 +212,37 @@ def create_project(session: Session, principal: Principal, details: ProjectDetai
         object_id=project.id,
         summary=f"{details.code} {details.name}",
     )
+    return project
+
+
+def editable_project(session: Session, principal: Principal, project_id: int) -> Project:
+    """A project ``principal`` may edit, else :class:`NotFound` or :class:`~app.errors.Forbidden`."""
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound("没有该项目", "no such project")
+    policy.require(principal, Action.EDIT_PROJECT, project=project)
+    return project
+
+
+def update_project(session: Session, principal: Principal, project_id: int, details: ProjectDetails) -> Project:
+    """编辑项目: the designers of the project correct its details; the project code stays as it was created."""
+    project = editable_project(session, principal, project_id)
+    if details.code != project.code:
+        raise ProjectInvalid({"code": ("项目编号创建后不能修改", "the project code cannot be changed once created")})
+    changed = [key for key in PROJECT_FIELDS if getattr(project, key) != getattr(details, key)]
+    for key in changed:
+        setattr(project, key, getattr(details, key))
+    session.flush()
+    if changed:
+        audit.record(
+            session,
+            actor_id=principal.user_id,
+            actor_name=principal.username,
+            action="project.updated",
+            object_type="project",
+            object_id=project.id,
+            summary=f"{project.code} 修改：{', '.join(changed)}",
+        )
     return project
 
 

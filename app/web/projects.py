@@ -1,4 +1,5 @@
-"""The designer's pages: new project (新建项目), a project and its submissions, a submission with its drawings.
+"""The designer's pages: new project (新建项目), editing it (编辑项目), a project and its submissions, a submission
+with its drawings.
 
 Handlers stay thin: they read the form, call the use cases of :mod:`app.projects` and
 :mod:`app.submissions` in one transaction, and render or redirect. A form with wrong fields is
@@ -25,10 +26,18 @@ from app.web.errors import status_for
 from app.web.rendering import locale_of, platform_of, render
 from review.workflow import Event
 from storage.db import transaction
-from storage.models import FeeInvoice, Submission
+from storage.models import FeeInvoice, Project, Submission
 
 
-def _form_page(request: Request, values: dict[str, str], problems: dict[str, str], status: int = 200) -> Response:
+def _form_page(
+    request: Request,
+    values: dict[str, str],
+    problems: dict[str, str],
+    status: int = 200,
+    *,
+    project: Project | None = None,
+) -> Response:
+    """The project form: empty for a new project, or filled with ``project``'s details to edit them."""
     return render(
         request,
         "projects/new.html",
@@ -37,7 +46,20 @@ def _form_page(request: Request, values: dict[str, str], problems: dict[str, str
         problems=problems,
         ratings=projects.FIRE_RESISTANCE_RATINGS,
         fields=projects.PROJECT_FIELDS,
+        project=project,
     )
+
+
+def _problems(request: Request, exc: projects.ProjectInvalid) -> dict[str, str]:
+    locale = locale_of(request)
+    return {key: (en if locale == "en" else zh) for key, (zh, en) in exc.fields.items()}
+
+
+def _shown(value: object) -> str:
+    """A stored value as the form shows it: 12500.0 as 12500, other numbers in full."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
 
 
 def new_project_form(request: Request) -> Response:
@@ -61,9 +83,38 @@ async def create_project(request: Request) -> Response:
     try:
         project_id = await run_in_threadpool(work)
     except projects.ProjectInvalid as exc:
-        locale = locale_of(request)
-        problems = {key: (en if locale == "en" else zh) for key, (zh, en) in exc.fields.items()}
-        return _form_page(request, values, problems, status=status_for(exc))
+        return _form_page(request, values, _problems(request, exc), status=status_for(exc))
+    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+
+
+def edit_project_form(request: Request) -> Response:
+    who = principal(request)
+    project_id: int = request.path_params["project_id"]
+    with platform_of(request).sessions() as db:
+        project = projects.editable_project(db, who, project_id)
+        values = {key: _shown(getattr(project, key)) for key in projects.PROJECT_FIELDS}
+        return _form_page(request, values, {}, project=project)
+
+
+async def update_project(request: Request) -> Response:
+    who = principal(request)
+    project_id: int = request.path_params["project_id"]
+    async with request.form() as form:
+        values = {key: str(form.get(key, "")) for key in projects.PROJECT_FIELDS}
+    platform = platform_of(request)
+
+    def work() -> None:
+        with transaction(platform.sessions) as db:
+            # The code is fixed at creation: the form shows it read-only and the stored one is used.
+            values["code"] = projects.editable_project(db, who, project_id).code
+            projects.update_project(db, who, project_id, projects.parse_project(values))
+
+    try:
+        await run_in_threadpool(work)
+    except projects.ProjectInvalid as exc:
+        with platform.sessions() as db:
+            project = projects.editable_project(db, who, project_id)
+            return _form_page(request, values, _problems(request, exc), status=status_for(exc), project=project)
     return RedirectResponse(f"/projects/{project_id}", status_code=303)
 
 
@@ -155,6 +206,8 @@ routes = [
     Route("/projects/new", new_project_form, methods=["GET"], name="project_new"),
     Route("/projects", create_project, methods=["POST"], name="project_create"),
     Route("/projects/{project_id:int}", show_project, methods=["GET"], name="project"),
+    Route("/projects/{project_id:int}/edit", edit_project_form, methods=["GET"], name="project_edit"),
+    Route("/projects/{project_id:int}", update_project, methods=["POST"], name="project_update"),
     Route("/projects/{project_id:int}/submissions", open_submission, methods=["POST"], name="submission_open"),
     Route("/submissions/{submission_id:int}", show_submission, methods=["GET"], name="submission"),
     Route("/submissions/{submission_id:int}/submit", submit_submission, methods=["POST"], name="submission_submit"),

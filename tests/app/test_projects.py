@@ -17,6 +17,7 @@ from app.projects import (
     parse_project,
     project_view,
     submission_files,
+    update_project,
 )
 from app.tracks import ensure_tracks
 from storage.models import AuditEvent, Organization, OrgKind, Role, SubmissionState
@@ -26,6 +27,7 @@ PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$9sTbSlTio3Biev8
 FORM = {
     "name": "江城市第一人民医院门诊楼",
     "code": "JC-2026-0002",
+    "construction_unit": "江城市卫生健康委员会",
     "address": "江城市人民路 1 号",
     "building_use": "医疗",
     "floors_above": "12",
@@ -66,6 +68,7 @@ def test_a_valid_form_becomes_a_project_of_the_designers_organisation(session: S
     assert project.organization_id == designer.organization_id
     assert project.created_by_id == designer.user_id
     assert project.fire_resistance_rating == "一级"
+    assert project.construction_unit == "江城市卫生健康委员会"
     assert [p.id for p in list_projects(session, designer)] == [project.id]
     assert session.scalars(select(AuditEvent).where(AuditEvent.action == "project.created")).one()
 
@@ -83,6 +86,8 @@ def test_a_valid_form_becomes_a_project_of_the_designers_organisation(session: S
         ({"civil_air_defence_area_m2": "50000"}, "civil_air_defence_area_m2", "人防面积不能大于总建筑面积"),
         ({"civil_air_defence_area_m2": "-1"}, "civil_air_defence_area_m2", "人防面积应不小于 0"),
         ({"address": "路" * 301}, "address", "不能超过 300 个字符"),
+        ({"construction_unit": " \t "}, "construction_unit", "请填写建设单位"),
+        ({"construction_unit": "建" * 201}, "construction_unit", "建设单位不能超过 200 个字符"),
     ],
 )
 def test_each_wrong_field_is_named_in_both_languages(changes: dict[str, str], field: str, zh: str) -> None:
@@ -93,6 +98,43 @@ def test_each_wrong_field_is_named_in_both_languages(changes: dict[str, str], fi
     assert zh in message_zh
     assert message_en
     assert message_en.isascii()
+
+
+def test_the_construction_unit_is_trimmed_and_may_be_200_characters() -> None:
+    assert (
+        parse_project({**FORM, "construction_unit": "  江城市卫生健康委员会\n"}).construction_unit
+        == "江城市卫生健康委员会"
+    )
+    assert parse_project({**FORM, "construction_unit": " " + "建" * 200 + " "}).construction_unit == "建" * 200
+
+
+def test_a_missing_construction_unit_is_named_in_english_too() -> None:
+    with pytest.raises(ProjectInvalid) as caught:
+        parse_project({**FORM, "construction_unit": ""})
+    assert caught.value.fields["construction_unit"] == ("请填写建设单位", "the construction unit is required")
+
+
+def test_designers_edit_a_project_created_before_construction_units_were_asked(
+    session: Session, designer: Principal, rival: Principal
+) -> None:
+    project = create_project(session, designer, parse_project(FORM))
+    project.construction_unit = ""  # as the 0005 migration leaves existing projects
+    session.flush()
+    assert project_view(session, designer, project.id).project.construction_unit == ""
+
+    with pytest.raises(NotFound):  # another institute does not even see the project
+        update_project(session, rival, project.id, parse_project(FORM))
+    with pytest.raises(ProjectInvalid) as caught:
+        update_project(session, designer, project.id, parse_project({**FORM, "code": "JC-2026-9999"}))
+    assert set(caught.value.fields) == {"code"}
+
+    updated = update_project(session, designer, project.id, parse_project({**FORM, "height_m": "50.1"}))
+    assert updated.construction_unit == "江城市卫生健康委员会"
+    assert updated.height_m == 50.1
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "project.updated")).one()
+    assert "construction_unit" in event.summary
+    assert "height_m" in event.summary
+    assert "name" not in event.summary.split("：", 1)[1].split(", ")
 
 
 def test_all_problems_are_reported_together() -> None:

@@ -198,6 +198,7 @@ def test_whole_journey(chromium, deployment: Deployment, screenshots: Path, tmp_
     for field, value in {
         "name": "江城市第一中学综合楼",
         "code": f"JC-2026-J-{deployment.name}",
+        "construction_unit": "江城市教育局",
         "address": "江城市滨江路 88 号",
         "building_use": "教育建筑",
         "floors_above": "5",

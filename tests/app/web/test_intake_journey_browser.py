@@ -94,6 +94,7 @@ def test_designer_uploads_and_finds_sheets(  # type: ignore[no-untyped-def]
     for field, value in {
         "name": "江城市第一中学图书馆",
         "code": "JC-2026-0321",
+        "construction_unit": "江城市教育局",
         "address": "江城市滨江路 21 号",
         "building_use": "教育建筑",
         "floors_above": "4",

@@ -44,6 +44,7 @@ def test_designer_creates_a_project_and_opens_a_submission(client, web_platform)
     assert "12500" in page.text
     assert "二级" in page.text
     assert "本项目尚未报审" in page.text
+    assert "南京市建邺区教育局" in page.text
     assert 'href="/projects/' in client.get("/").text
 
     token = csrf_token(client, project_url)
@@ -124,3 +125,53 @@ def test_other_users_cannot_see_or_create(client, web_platform) -> None:  # type
     assert client.get("/projects/new").status_code == 403
     token = csrf_token(client, "/")
     assert client.post(f"{project_url}/submissions", data={"csrf_token": token}).status_code == 404
+
+
+def test_the_construction_unit_is_required_in_both_languages(client, web_platform) -> None:  # type: ignore[no-untyped-def]
+    sign_in(client, web_platform, "designer")
+    form = client.get("/projects/new")
+    assert 'id="f-construction_unit"' in form.text
+    answer = create(client, construction_unit="   ")
+    assert answer.status_code == 400
+    assert 'data-testid="error-construction_unit"' in answer.text
+    assert "请填写建设单位" in answer.text
+    client.post("/locale", data={"locale": "en", "next": "/", "csrf_token": csrf_token(client, "/")})
+    english = create(client, construction_unit="x" * 201)
+    assert "the construction unit is longer than 200 characters" in english.text
+    with web_platform.sessions() as db:
+        assert db.scalars(select(Project)).all() == []
+
+
+def test_a_project_without_construction_unit_shows_and_is_completed_on_the_edit_page(client, web_platform) -> None:  # type: ignore[no-untyped-def]
+    sign_in(client, web_platform, "designer")
+    project_url = create(client).headers["location"]
+    with web_platform.sessions() as db:
+        project = db.scalars(select(Project)).one()
+        project.construction_unit = ""  # a project from before the field existed
+        db.commit()
+    page = client.get(project_url)
+    assert page.status_code == 200
+    assert re.search(r'data-testid="project-construction-unit">未登记<', page.text)
+    assert f'href="{project_url}/edit"' in page.text
+
+    edit = client.get(f"{project_url}/edit")
+    assert edit.status_code == 200
+    assert 'value="JC-2026-0101"' in edit.text
+    assert 'value="12500"' in edit.text  # figures as entered, not 12500.0
+    assert 'value="18.6"' in edit.text
+    token = csrf_token(client, f"{project_url}/edit")
+    values = {**PROJECT_FORM, "csrf_token": token}
+    wrong = client.post(project_url, data={**values, "construction_unit": ""})
+    assert wrong.status_code == 400
+    assert "请填写建设单位" in wrong.text
+    saved = client.post(project_url, data={**values, "construction_unit": " 南京市建邺区教育局 ", "code": "OTHER-1"})
+    assert saved.status_code == 303
+    assert saved.headers["location"] == project_url
+    with web_platform.sessions() as db:
+        project = db.scalars(select(Project)).one()
+        assert project.construction_unit == "南京市建邺区教育局"
+        assert project.code == "JC-2026-0101"  # the code is not editable
+    assert re.search(r'data-testid="project-construction-unit">南京市建邺区教育局<', client.get(project_url).text)
+
+    sign_in(client, web_platform, "fire.reviewer")
+    assert client.get(f"{project_url}/edit").status_code == 404

@@ -35,6 +35,7 @@ def memory_broker(web_platform: Platform) -> Iterator[None]:
 PROJECT_FORM = {
     "name": "滨江实验小学",
     "code": "JC-2026-0101",
+    "construction_unit": "南京市建邺区教育局",
     "address": "江苏省南京市建邺区",
     "building_use": "教育",
     "floors_above": "4",

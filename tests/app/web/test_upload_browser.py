@@ -35,6 +35,7 @@ def test_designer_uploads_drawings(chromium, live_server, screenshots, tmp_path:
     page.wait_for_url(f"{live_server}/projects/new")
     page.fill("#f-name", "滨江实验小学教学楼")
     page.fill("#f-code", "JC-2026-0088")
+    page.fill("#f-construction_unit", "南京市建邺区教育局")
     page.fill("#f-address", "江苏省南京市建邺区江东中路 88 号")
     page.fill("#f-building_use", "教育建筑")
     page.fill("#f-floors_above", "5")
@@ -89,6 +90,7 @@ def _designer_with_a_draft(chromium, live_server: str, code: str):  # type: igno
     for field, value in {
         "name": "Riverside School",
         "code": code,
+        "construction_unit": "Riverside Education Board",
         "address": "1 Riverside Road",
         "building_use": "school",
         "floors_above": "3",
