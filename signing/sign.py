@@ -43,7 +43,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from signing.errors import CertificateExpired, FieldProblem, TimestampUnavailable, UnsignablePdf
-from signing.fonts import SANS, InMemoryFont, single_font_bytes, subset_font
+from signing.fonts import SANS, InMemoryFont, subset_collection_face, subset_font
 from signing.seal import accept_seal_png
 
 CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -312,13 +312,13 @@ def sign(
         _add_earlier_validation_data(writer, context)
     timestamper = HTTPTimeStamper(timestamper_url, timeout=timeout) if timestamper_url else None
     signer_name = stamp.signer_name or cert.subject.native.get("common_name", "")
+    characters = signer_name + STAMP_TIME_CHARACTERS
+    font = subset_font(stamp.font_bytes, characters) if stamp.font_bytes else subset_collection_face(SANS, characters)
     pdf_signer = signers.PdfSigner(
         metadata,
         signer=signer,
         timestamper=timestamper,
-        stamp_style=_stamp_style(
-            seal_png, subset_font(stamp.font_bytes or single_font_bytes(SANS), signer_name + STAMP_TIME_CHARACTERS)
-        ),
+        stamp_style=_stamp_style(seal_png, font),
     )
     out = io.BytesIO()
     try:
