@@ -7,8 +7,12 @@
 - bureau officers and administrators read everything;
 - anybody else is told the object does not exist.
 
-Writing needs, besides the role, that the track's review of the round is under way (审查中).
+Writing needs, besides the role, that the track's review of the round is under way (审查中); the designer's
+answers and replies need the submission in the designer's hands (修改中).
 The decisions about roles are :mod:`app.policy`'s; this module applies them to one submission and round.
+
+Every decision reads the submission with its project, rounds and track reviews, loaded in one query
+(:data:`_WITH_ROUTING`): they are a handful of rows, and every request of the review desk needs them.
 """
 
 from __future__ import annotations
@@ -18,14 +22,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from app import policy
 from app.errors import Conflict, Forbidden, NotFound
 from app.identity.principal import Principal
 from app.policy import Action
 from review.comments import CommentRole
-from storage.models import Role, Round, Sheet, SheetRevision, Submission, TrackReview, TrackReviewState
+from storage.models import (
+    Role,
+    Round,
+    Sheet,
+    SheetRevision,
+    Submission,
+    SubmissionState,
+    TrackReview,
+    TrackReviewState,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,11 @@ class Standing:
     """Tracks the principal leads."""
 
     @property
+    def designer_holds(self) -> bool:
+        """A designer of the project while the submission is with the designer for revision (修改中)."""
+        return self.designer and self.submission.state is SubmissionState.REVISING
+
+    @property
     def user_id(self) -> int:
         return self.principal.user_id
 
@@ -54,9 +72,17 @@ class Standing:
             roles.add(CommentRole.REVIEWER)
         if track in self.lead_tracks:
             roles.add(CommentRole.TRACK_LEAD)
-        if self.designer:
+        if self.designer_holds:
             roles.add(CommentRole.DESIGNER)
         return frozenset(roles)
+
+    def require_designer_holds(self) -> None:
+        """Raise :class:`Conflict` unless the submission is in the designer's hands (修改中) now."""
+        if not self.designer_holds:
+            raise Conflict(
+                "报审当前不在设计单位修改阶段，不能答复或回复审查意见",
+                "the submission is not with the designer for revision now; comments cannot be answered or replied to",
+            )
 
 
 def _not_found(what: str) -> NotFound:
@@ -81,16 +107,13 @@ def standing(db: Session, who: Principal, submission: Submission | None, *, what
     return Standing(who, submission, reads_all, designer, review_tracks, lead_tracks)
 
 
+_WITH_ROUTING = (joinedload(Submission.project), joinedload(Submission.rounds).joinedload(Round.track_reviews))
+"""Loader options of a submission for an access decision: one query, joined (rounds × track reviews rows)."""
+
+
 def load_submission(db: Session, submission_id: int) -> Submission | None:
     """The submission with its project, rounds and track reviews, which every access decision reads."""
-    return db.scalar(
-        select(Submission)
-        .where(Submission.id == submission_id)
-        .options(
-            joinedload(Submission.project),
-            selectinload(Submission.rounds).selectinload(Round.track_reviews),
-        )
-    )
+    return db.scalars(select(Submission).where(Submission.id == submission_id).options(*_WITH_ROUTING)).unique().first()
 
 
 def submission_standing(db: Session, who: Principal, submission_id: int) -> Standing:
@@ -116,11 +139,23 @@ def issued_tracks(db: Session, round_ids: Iterable[int]) -> set[tuple[int, str]]
     return {(round_id, track) for round_id, track in rows}
 
 
+def loaded_issued_tracks(submission: Submission, round_ids: Iterable[int]) -> set[tuple[int, str]]:
+    """:func:`issued_tracks` from the track reviews loaded with the submission (no query)."""
+    wanted = set(round_ids)
+    return {
+        (round_.id, review.track_code)
+        for round_ in submission.rounds
+        if round_.id in wanted
+        for review in round_.track_reviews
+        if review.comments_issued_at is not None
+    }
+
+
 def reads_track(db: Session, standing: Standing, round_id: int, track: str) -> bool:
     """Whether the principal reads ``track``'s markups and comments of the round."""
     if standing.reads_all:
         return True
-    return (round_id, track) in issued_tracks(db, [round_id])
+    return (round_id, track) in loaded_issued_tracks(standing.submission, [round_id])
 
 
 @dataclass(frozen=True)
@@ -139,16 +174,31 @@ class RevisionView:
 
 
 def revision_view(db: Session, who: Principal, revision_id: int) -> RevisionView:
-    """The revision as ``who`` may read it; NotFound when they may not know it exists."""
-    revision = db.scalar(
-        select(SheetRevision).where(SheetRevision.id == revision_id).options(joinedload(SheetRevision.sheet))
+    """The revision as ``who`` may read it; NotFound when they may not know it exists.
+
+    One query reads the revision, its sheet and the submission with everything the decision needs.
+    """
+    found_row = (
+        db.execute(
+            select(SheetRevision, Sheet, Submission)
+            .join(Sheet, Sheet.id == SheetRevision.sheet_id)
+            .join(Submission, Submission.id == Sheet.submission_id)
+            .where(SheetRevision.id == revision_id)
+            .options(*_WITH_ROUTING)
+        )
+        .unique()
+        .first()
     )
-    if revision is None:
+    if found_row is None:
         raise _not_found("sheet")
-    sheet = revision.sheet
-    found = standing(db, who, load_submission(db, sheet.submission_id), what="sheet")
-    round_ = db.get_one(Round, revision.round_id)
-    readable = None if found.reads_all else frozenset(track for _, track in issued_tracks(db, [round_.id]))
+    revision, sheet, submission = found_row
+    found = standing(db, who, submission, what="sheet")
+    round_ = next((r for r in submission.rounds if r.id == revision.round_id), None) or db.get_one(
+        Round, revision.round_id
+    )
+    readable = (
+        None if found.reads_all else frozenset(track for _, track in loaded_issued_tracks(submission, [round_.id]))
+    )
     return RevisionView(revision, sheet, round_, found, readable)
 
 

@@ -14,9 +14,9 @@ import hashlib
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, CursorResult, and_, false, or_, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
 from app import audit
@@ -25,13 +25,14 @@ from app.identity.principal import Principal
 from app.review_desk.access import (
     RevisionView,
     Standing,
-    issued_tracks,
     load_submission,
+    loaded_issued_tracks,
     lookup,
     require_writable,
     revision_view,
     standing,
     submission_standing,
+    track_review,
 )
 from app.review_desk.errors import Rejected
 from app.review_desk.issuing import issue_comments
@@ -47,7 +48,6 @@ from storage.models import (
     Markup,
     Round,
     Sheet,
-    TrackReview,
     User,
 )
 
@@ -66,6 +66,8 @@ __all__ = [
     "list_revision_comments",
     "list_submission_comments",
     "search_clauses",
+    "write_comment",
+    "write_submission_comment",
 ]
 
 MAX_CLAUSES = 20
@@ -157,13 +159,14 @@ class _Names:
     markups: dict[int, list[Markup]]
 
 
-def _names(db: Session, rows: Sequence[Comment]) -> _Names:
+def _names(db: Session, who: Standing, rows: Sequence[Comment], *, sheets: dict[int, str] | None = None) -> _Names:
+    """Names the comments' JSON shows; the rounds come with the submission, ``sheets`` when the caller knows them."""
     user_ids = {r.author_id for r in rows} | {e.author_id for r in rows for e in r.entries}
     users = lookup(db, select(User.id, User.display_name).where(User.id.in_(user_ids))) if rows else {}
     sheet_ids = {r.sheet_id for r in rows if r.sheet_id is not None}
-    sheets = lookup(db, select(Sheet.id, Sheet.number).where(Sheet.id.in_(sheet_ids))) if sheet_ids else {}
-    round_ids = {r.round_id for r in rows}
-    rounds = lookup(db, select(Round.id, Round.number).where(Round.id.in_(round_ids))) if rows else {}
+    if sheets is None or not sheet_ids <= sheets.keys():
+        sheets = lookup(db, select(Sheet.id, Sheet.number).where(Sheet.id.in_(sheet_ids))) if sheet_ids else {}
+    rounds = {round_.id: round_.number for round_ in who.submission.rounds}
     markups: dict[int, list[Markup]] = {}
     if rows:
         for markup in db.scalars(
@@ -266,15 +269,17 @@ def _json(row: Comment, who: Standing, names: _Names) -> dict[str, Any]:
     }
 
 
-def comments_json(db: Session, who: Standing, rows: Sequence[Comment]) -> list[dict[str, Any]]:
-    names = _names(db, rows)
+def comments_json(
+    db: Session, who: Standing, rows: Sequence[Comment], *, sheets: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
+    names = _names(db, who, rows, sheets=sheets)
     return [_json(row, who, names) for row in rows]
 
 
-def _readable_condition(db: Session, who: Standing, round_ids: Iterable[int]) -> ColumnElement[bool]:
+def _readable_condition(who: Standing, round_ids: Iterable[int]) -> ColumnElement[bool]:
     if who.reads_all:
         return true()
-    pairs = issued_tracks(db, round_ids)
+    pairs = loaded_issued_tracks(who.submission, round_ids)
     if not pairs:
         return false()
     return or_(*(and_(Comment.round_id == round_id, Comment.track_code == track) for round_id, track in pairs))
@@ -288,12 +293,12 @@ def list_revision_comments(db: Session, who: Principal, revision_id: int) -> lis
         .where(
             Comment.sheet_id == view.sheet.id,
             Comment.sheet_revision_id == revision_id,
-            _readable_condition(db, view.standing, [view.round.id]),
+            _readable_condition(view.standing, [view.round.id]),
         )
         .options(selectinload(Comment.entries))
         .order_by(Comment.id)
     ).all()
-    return comments_json(db, view.standing, rows)
+    return comments_json(db, view.standing, rows, sheets={view.sheet.id: view.sheet.number})
 
 
 @dataclass(frozen=True)
@@ -310,10 +315,10 @@ def list_submission_comments(
 ) -> list[dict[str, Any]]:
     """The comments of the submission ``who`` reads: by round, track, sheet, then id."""
     found = submission_standing(db, who, submission_id)
-    rounds = lookup(db, select(Round.number, Round.id).where(Round.submission_id == submission_id))
+    rounds = {round_.number: round_.id for round_ in found.submission.rounds}
     conditions: list[ColumnElement[bool]] = [
         Comment.submission_id == submission_id,
-        _readable_condition(db, found, rounds.values()),
+        _readable_condition(found, rounds.values()),
     ]
     if query.round_number is not None:
         conditions.append(Comment.round_id == rounds.get(query.round_number, -1))
@@ -340,7 +345,9 @@ def _readable_comment(db: Session, who: Principal, comment_id: int) -> tuple[Com
         found = standing(db, who, load_submission(db, row.submission_id))
     except NotFound as exc:
         raise NotFound("没有该意见", "no such comment") from exc
-    if not found.reads_all and (row.round_id, row.track_code) not in issued_tracks(db, [row.round_id]):
+    if not found.reads_all and (row.round_id, row.track_code) not in loaded_issued_tracks(
+        found.submission, [row.round_id]
+    ):
         raise NotFound("没有该意见", "no such comment")
     return row, found
 
@@ -389,6 +396,112 @@ def _markups_for(db: Session, view: RevisionView, track: str, markup_ids: Any) -
     return usable
 
 
+@dataclass(frozen=True)
+class Written:
+    """A comment just written, with what its JSON needs: built after the commit, without reading anything again."""
+
+    row: Comment
+    standing: Standing
+    author_name: str
+    sheet_number: str | None
+    markups: tuple[Markup, ...]
+
+    def json(self) -> dict[str, Any]:
+        users = {self.row.author_id: self.author_name}
+        sheets = {self.row.sheet_id: self.sheet_number or ""} if self.row.sheet_id is not None else {}
+        rounds = {round_.id: round_.number for round_ in self.standing.submission.rounds}
+        names = _Names(users, sheets, rounds, {self.row.id: list(self.markups)})
+        return _json(self.row, self.standing, names)
+
+
+def _new_comment(
+    db: Session,
+    who: Principal,
+    found: Standing,
+    round_: Round,
+    *,
+    track: str,
+    severity: Any,
+    text: Any,
+    clause_ids: Any,
+    template_id: Any,
+) -> tuple[Comment, dt.datetime]:
+    level = check_severity(severity)
+    cited = check_clauses(clause_ids)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        value = domain.new_comment(
+            comment_id="new",
+            track=track,
+            author=_actor(found, track),
+            severity=level,
+            text=text,
+            clause_ids=cited,
+            at=now,
+        )
+    except domain.CommentError as exc:
+        raise _domain_error(exc) from exc
+    if template_id is not None:
+        _count_template_use(db, who, template_id)
+    review = track_review(round_, track)
+    row = Comment(
+        submission_id=found.submission.id,
+        round_id=round_.id,
+        track_code=track,
+        author_id=who.user_id,
+        severity=value.severity.value,
+        text=value.text,
+        clause_ids=list(value.clause_ids),
+        status=value.status.value,
+        # A track that already issued this round shows later comments at once.
+        issued_at=now if review is not None and review.comments_issued_at is not None else None,
+        entries=[],
+    )
+    return row, now
+
+
+def write_comment(
+    db: Session,
+    who: Principal,
+    revision_id: int,
+    *,
+    track: Any,
+    severity: Any,
+    text: Any,
+    clause_ids: Any = None,
+    markup_ids: Any = None,
+    template_id: Any = None,
+) -> Written:
+    """Write a new open comment of ``who`` in ``track`` on the revision (flushed; the caller commits).
+
+    ``template_id`` names one of ``who``'s comment templates the text came from: its use is counted.
+    """
+    view = revision_view(db, who, revision_id)
+    require_writable(db, view.standing, view.round, track)
+    markups = _markups_for(db, view, track, markup_ids)
+    row, _ = _new_comment(
+        db,
+        who,
+        view.standing,
+        view.round,
+        track=track,
+        severity=severity,
+        text=text,
+        clause_ids=clause_ids,
+        template_id=template_id,
+    )
+    row.sheet_id = view.sheet.id
+    row.sheet_revision_id = revision_id
+    db.add(row)
+    db.flush()
+    for markup in markups:
+        markup.comment_id = row.id
+    if markups:
+        db.flush()
+    _record(db, who, "comment.created", row, f"{view.sheet.number} [{track}] {row.severity} #{row.id}")
+    return Written(row, view.standing, who.display_name, view.sheet.number, tuple(markups))
+
+
 def create_comment(
     db: Session,
     who: Principal,
@@ -401,58 +514,70 @@ def create_comment(
     markup_ids: Any = None,
     template_id: Any = None,
 ) -> Comment:
-    """Write a new open comment of ``who`` in ``track`` on the revision (flushed; the caller commits)."""
-    view = revision_view(db, who, revision_id)
-    require_writable(db, view.standing, view.round, track)
-    level = check_severity(severity)
-    cited = check_clauses(clause_ids)
-    markups = _markups_for(db, view, track, markup_ids)
-    now = dt.datetime.now(dt.UTC)
-    try:
-        value = domain.new_comment(
-            comment_id="new",
-            track=track,
-            author=_actor(view.standing, track),
-            severity=level,
-            text=text,
-            clause_ids=cited,
-            at=now,
-        )
-    except domain.CommentError as exc:
-        raise _domain_error(exc) from exc
-    review = db.scalar(
-        select(TrackReview).where(TrackReview.round_id == view.round.id, TrackReview.track_code == track)
-    )
-    row = Comment(
-        submission_id=view.sheet.submission_id,
-        round_id=view.round.id,
-        track_code=track,
-        sheet_id=view.sheet.id,
-        sheet_revision_id=revision_id,
-        author_id=who.user_id,
-        severity=value.severity.value,
-        text=value.text,
-        clause_ids=list(value.clause_ids),
-        status=value.status.value,
-        # A track that already issued this round shows later comments at once.
-        issued_at=now if review is not None and review.comments_issued_at is not None else None,
+    """:func:`write_comment`, giving the row."""
+    return write_comment(
+        db,
+        who,
+        revision_id,
+        track=track,
+        severity=severity,
+        text=text,
+        clause_ids=clause_ids,
+        markup_ids=markup_ids,
+        template_id=template_id,
+    ).row
+
+
+def write_submission_comment(
+    db: Session,
+    who: Principal,
+    submission_id: int,
+    *,
+    track: Any,
+    severity: Any,
+    text: Any,
+    clause_ids: Any = None,
+    template_id: Any = None,
+) -> Written:
+    """Write a comment on the whole submission (总体意见, on no sheet) in ``track``, in its current round.
+
+    The same rules as on a sheet: a track ``who`` reviews, whose review of the round is under way.
+    """
+    found = submission_standing(db, who, submission_id)
+    if not found.submission.rounds:
+        raise Conflict("该报审尚未开始审查", "the review of this submission has not started")
+    round_ = max(found.submission.rounds, key=lambda r: r.number)
+    require_writable(db, found, round_, track)
+    row, _ = _new_comment(
+        db,
+        who,
+        found,
+        round_,
+        track=track,
+        severity=severity,
+        text=text,
+        clause_ids=clause_ids,
+        template_id=template_id,
     )
     db.add(row)
     db.flush()
-    for markup in markups:
-        markup.comment_id = row.id
-    if template_id is not None:
-        _count_template_use(db, who, template_id)
-    db.flush()
-    _record(db, who, "comment.created", row, f"{view.sheet.number} [{track}] {row.severity} #{row.id}")
-    return row
+    _record(db, who, "comment.created", row, f"[{track}] {row.severity} #{row.id}")
+    return Written(row, found, who.display_name, None, ())
 
 
 def _count_template_use(db: Session, who: Principal, template_id: Any) -> None:
-    template = db.get(CommentTemplate, template_id) if isinstance(template_id, int) else None
-    if template is None or template.user_id != who.user_id:
+    """Count one use of ``who``'s template, in one statement (two comments from it at once both count)."""
+    counted = 0
+    if isinstance(template_id, int) and not isinstance(template_id, bool):
+        result = db.execute(
+            update(CommentTemplate)
+            .where(CommentTemplate.id == template_id, CommentTemplate.user_id == who.user_id)
+            .values(use_count=CommentTemplate.use_count + 1)
+            .execution_options(synchronize_session="fetch")
+        )
+        counted = cast("CursorResult[Any]", result).rowcount
+    if not counted:
         raise Rejected("没有该常用意见", "no such comment template", "COMMENT_TEMPLATE_UNKNOWN")
-    template.use_count += 1
 
 
 @dataclass(frozen=True)
@@ -505,6 +630,14 @@ def act_on_comment(
         ) from exc
     if attachment is not None and step is not domain.CommentAction.ANSWER:
         raise Rejected("只有答复可以附带文件", "only an answer may carry a file", "COMMENT_ATTACHMENT_NOT_ALLOWED")
+    allowed_to = domain.ACTION_ROLES[step]
+    if (
+        found.designer
+        and domain.CommentRole.DESIGNER in allowed_to
+        and not found.comment_roles(row.track_code) & allowed_to
+    ):
+        # The designer answers and replies only while the submission is in their hands (修改中).
+        found.require_designer_holds()
     check_version(row.version, expected_version)
     current = to_domain(row)
     # Entries are stamped by several processes whose clocks differ a little; a step never goes before the last.

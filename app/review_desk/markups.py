@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +26,7 @@ from app.identity.principal import Principal
 from app.review_desk.access import RevisionView, lookup, require_writable, revision_view, writable
 from app.review_desk.errors import PreconditionFailed, Rejected
 from review.markups import InvalidMarkup, validate_markup
-from review.markups.annotation import to_web_annotation
+from review.markups.annotation import CONTEXT, MEDIA_FRAGMENTS, to_web_annotation
 from review.markups.model import Markup as Shape
 from review.markups.model import MarkupKind, Rect
 from storage.models import Comment, Markup, SheetRevision, User
@@ -125,7 +128,11 @@ def stored_shape(row: Markup) -> Shape:
 
 def validated(value: Any, revision: SheetRevision) -> Shape:
     """The markup value checked against the sheet; :class:`Rejected` with the geometry rule's code."""
-    shape = parse_value(value)
+    return validated_shape(parse_value(value), revision)
+
+
+def validated_shape(shape: Shape, revision: SheetRevision) -> Shape:
+    """A parsed markup checked against the sheet; :class:`Rejected` with the geometry rule's code."""
     try:
         return validate_markup(shape, revision.width_pt, revision.height_pt)
     except InvalidMarkup as exc:
@@ -137,18 +144,79 @@ def aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-def annotation(row: Markup, *, author_name: str, comment_text: str, editable: bool, base: str) -> dict[str, Any]:
-    """The Web Annotation of a stored markup, with the ``liantu`` object the viewer works with."""
+@dataclass(frozen=True)
+class _Drawn:
+    """What a markup's annotation takes from its shape alone: built once per markup version, then reused."""
+
+    shape: dict[str, Any]
+    """The stored value it was built from: a row whose value differs (another database, say) is built again."""
+    motivation: str
+    svg: str
+    fragment: str
+    value: dict[str, Any]
+    """The markup value JSON as sent; shared between answers, so never changed in place."""
+
+
+_DRAWN: OrderedDict[tuple[int, int], _Drawn] = OrderedDict()
+_DRAWN_LOCK = threading.Lock()
+DRAWN_CACHE_SIZE = 20_000
+"""Markup versions whose SVG selector is kept in memory (a few hundred bytes to a few kilobytes each)."""
+
+
+def _drawn(row: Markup) -> _Drawn:
+    """The shape-derived part of the row's annotation, from the cache when this version was drawn before."""
+    key = (row.id, row.version)
+    with _DRAWN_LOCK:
+        found = _DRAWN.get(key)
+        if found is not None and found.shape == row.shape:
+            _DRAWN.move_to_end(key)
+            return found
     shape = stored_shape(row)
-    document = to_web_annotation(
-        shape,
-        annotation_id=f"{base}/api/v1/markups/{row.id}",
-        sheet_revision_iri=f"{base}/api/v1/sheet-revisions/{row.sheet_revision_id}",
-        creator=author_name,
-        created=aware(row.created_at),
-        modified=aware(row.updated_at),
-        comment_text=comment_text,
-    )
+    # The creation time only fills fields this cache does not keep.
+    document = to_web_annotation(shape, annotation_id="", sheet_revision_iri="", creator="", created=_EPOCH)
+    svg, fragment = document["target"]["selector"]
+    drawn = _Drawn(row.shape, document["motivation"], svg["value"], fragment["value"], value_of(shape))
+    with _DRAWN_LOCK:
+        _DRAWN[key] = drawn
+        while len(_DRAWN) > DRAWN_CACHE_SIZE:
+            _DRAWN.popitem(last=False)
+    return drawn
+
+
+_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def annotation(row: Markup, *, author_name: str, comment_text: str, editable: bool, base: str) -> dict[str, Any]:
+    """The Web Annotation of a stored markup, with the ``liantu`` object the viewer works with.
+
+    The same document as :func:`review.markups.annotation.to_web_annotation` makes; its SVG selector is drawn
+    once per markup version (:func:`_drawn`).
+    """
+    drawn = _drawn(row)
+    document: dict[str, Any] = {
+        "@context": CONTEXT,
+        "id": f"{base}/api/v1/markups/{row.id}",
+        "type": "Annotation",
+        "motivation": drawn.motivation,
+        "creator": {"type": "Person", "name": author_name},
+        "created": aware(row.created_at).isoformat(timespec="seconds"),
+        "modified": aware(row.updated_at).isoformat(timespec="seconds"),
+        "target": {
+            "source": f"{base}/api/v1/sheet-revisions/{row.sheet_revision_id}",
+            "selector": [
+                {"type": "SvgSelector", "value": drawn.svg},
+                {"type": "FragmentSelector", "conformsTo": MEDIA_FRAGMENTS, "value": drawn.fragment},
+            ],
+        },
+    }
+    if comment_text:
+        document["body"] = {
+            "type": "TextualBody",
+            "value": comment_text,
+            "format": "text/plain",
+            "language": "zh-CN",
+            "purpose": "commenting",
+        }
     document["liantu"] = {
         "id": row.id,
         "version": row.version,
@@ -159,7 +227,7 @@ def annotation(row: Markup, *, author_name: str, comment_text: str, editable: bo
         "editable": editable,
         "region_changed": row.region_changed,
         "carried_from_id": row.carried_from_id,
-        "markup": value_of(shape),
+        "markup": drawn.value,
     }
     return document
 
@@ -223,10 +291,14 @@ def _summary(view: RevisionView, row: Markup) -> str:
 
 
 def create_markup(db: Session, who: Principal, revision_id: int, track: Any, value: Any) -> Markup:
-    """Store a new markup of ``who`` in ``track`` on the revision (flushed; the caller commits)."""
+    """Store a new markup of ``who`` in ``track`` on the revision (flushed; the caller commits).
+
+    ``value`` is the value JSON or the :class:`Shape` :func:`parse_value` made of it before the write began.
+    """
+    shape = value if isinstance(value, Shape) else parse_value(value)
     view = revision_view(db, who, revision_id)
     require_writable(db, view.standing, view.round, track)
-    shape = validated(value, view.revision)
+    shape = validated_shape(shape, view.revision)
     row = Markup(
         sheet_revision_id=revision_id,
         track_code=track,
@@ -238,6 +310,14 @@ def create_markup(db: Session, who: Principal, revision_id: int, track: Any, val
     db.flush()
     _record(db, who, "markup.created", row, _summary(view, row))
     return row
+
+
+def created_annotation(row: Markup, who: Principal, *, base: str = "") -> dict[str, Any]:
+    """The annotation of a markup ``who`` has just created, from the row in hand: nothing is read again.
+
+    It is theirs, in a track they write in, and no comment points at it yet.
+    """
+    return annotation(row, author_name=who.display_name, comment_text="", editable=True, base=base)
 
 
 def check_version(current: int, expected: int) -> None:

@@ -16,17 +16,14 @@ import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.review_desk.errors import PreconditionFailed
+from storage.db import WRITE_OPTION
 
 T = TypeVar("T")
-
-_TAKE_WRITE_LOCK = text("UPDATE audit_head SET last_id = last_id WHERE 0")
-"""A write that changes nothing: on SQLite it takes the write lock, waiting (busy timeout) for other writers."""
 
 ATTEMPTS = 5
 """How often one write is tried before the overlap is reported as a conflict."""
@@ -45,8 +42,8 @@ def write(factory: sessionmaker[Session], work: Callable[[Session], T], *, attem
     for attempt in range(1, attempts + 1):
         try:
             with factory() as db, db.begin():
-                if db.get_bind().dialect.name == "sqlite":
-                    db.execute(_TAKE_WRITE_LOCK)
+                # On SQLite: BEGIN IMMEDIATE, waiting (busy timeout) for other writers; nothing on PostgreSQL.
+                db.connection(execution_options={WRITE_OPTION: True})
                 return work(db)
         except (StaleDataError, OperationalError) as exc:
             if not _overtaken(exc):

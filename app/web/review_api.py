@@ -28,6 +28,7 @@ from app.web.auth import principal
 from app.web.errors import json_error
 from app.web.rendering import platform_of
 from storage.blobstore import content_disposition
+from storage.models import Markup
 
 MAX_JSON_BYTES = 8 * 1024 * 1024
 """Largest JSON body read (a megabyte of Chinese text, escaped, is six): a comment's own limit is far below and is
@@ -168,14 +169,18 @@ def _rebase(items: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
 @_special
 async def create_markup(request: Request) -> Response:
     """新建批注 / Draw a markup in one of the user's tracks: body ``{"track", "markup"}``; 422 on bad geometry."""
+    who = principal(request)
     body = await _json_body(request)
     revision_id = request.path_params["revision_id"]
+    # Parsed before the write begins; the write checks it against the sheet and stores it.
+    shape = markups.parse_value(body.get("markup"))
 
-    def work(db: Any, who: Principal) -> int:
-        return markups.create_markup(db, who, revision_id, body.get("track"), body.get("markup")).id
+    def work(db: Any, who: Principal) -> Markup:
+        return markups.create_markup(db, who, revision_id, body.get("track"), shape)
 
-    markup_id = await _run(request, work, commit=True)
-    found = await _run(request, markups.get_markup, markup_id)
+    row = await _run(request, work, commit=True)
+    # Built from the row in hand, after the commit: nothing is read again and no lock is held meanwhile.
+    found = markups.created_annotation(row, who)
     return _markup_response(_rebase([found], _base(request))[0], 201)
 
 
@@ -247,8 +252,8 @@ async def create_comment(request: Request) -> Response:
     body = await _json_body(request)
     revision_id = request.path_params["revision_id"]
 
-    def work(db: Any, who: Principal) -> int:
-        return comments.create_comment(
+    def work(db: Any, who: Principal) -> comments.Written:
+        return comments.write_comment(
             db,
             who,
             revision_id,
@@ -258,10 +263,36 @@ async def create_comment(request: Request) -> Response:
             clause_ids=body.get("clause_ids"),
             markup_ids=body.get("markup_ids"),
             template_id=body.get("template_id"),
-        ).id
+        )
 
-    comment_id = await _run(request, work, commit=True)
-    return _comment_response(await _run(request, comments.get_comment, comment_id), 201)
+    written = await _run(request, work, commit=True)
+    # Built from the rows in hand, after the commit: nothing is read again.
+    return _comment_response(written.json(), 201)
+
+
+@_special
+async def create_submission_comment(request: Request) -> Response:
+    """新建总体审查意见 / A comment on the whole submission, on no sheet, in its current round.
+
+    Body ``{"track", "severity", "text", "clause_ids", "template_id"}``, the same rules as on a sheet.
+    """
+    body = await _json_body(request)
+    submission_id = request.path_params["submission_id"]
+
+    def work(db: Any, who: Principal) -> comments.Written:
+        return comments.write_submission_comment(
+            db,
+            who,
+            submission_id,
+            track=body.get("track"),
+            severity=body.get("severity"),
+            text=body.get("text"),
+            clause_ids=body.get("clause_ids"),
+            template_id=body.get("template_id"),
+        )
+
+    written = await _run(request, work, commit=True)
+    return _comment_response(written.json(), 201)
 
 
 @_special
@@ -424,6 +455,12 @@ api_routes: list[BaseRoute] = [
         submission_comments,
         methods=["GET"],
         name="api_submission_comments",
+    ),
+    Route(
+        "/submissions/{submission_id:int}/comments",
+        create_submission_comment,
+        methods=["POST"],
+        name="api_submission_comment_create",
     ),
     Route("/comments/{comment_id:int}", get_comment, methods=["GET"], name="api_comment"),
     Route("/comments/{comment_id:int}/actions", comment_action, methods=["POST"], name="api_comment_action"),

@@ -119,6 +119,13 @@ def set_track_state(session: Session, case: Case, track: str, state: TrackReview
     session.flush()
 
 
+def hand_to_designer(session: Session, case: Case | WebCase) -> None:
+    """Put the submission in the designer's hands (修改中), where they answer and reply."""
+    submission = session.get_one(Submission, case.submission_id)
+    submission.state = SubmissionState.REVISING
+    session.flush()
+
+
 def issued_at(session: Session, case: Case, track: str) -> dt.datetime | None:
     return session.scalars(
         select(TrackReview.comments_issued_at).where(

@@ -18,7 +18,16 @@ from app.review_desk.errors import PreconditionFailed, Rejected
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE
 from storage.blobstore import LocalBlobStore
 from storage.models import AuditEvent, Comment, CommentTemplate, Markup, Notification, TrackReviewState
-from tests.app.review_desk.makers import CLAUSE, RECT, SCRIPT, Case, issued_at, make_case, set_track_state
+from tests.app.review_desk.makers import (
+    CLAUSE,
+    RECT,
+    SCRIPT,
+    Case,
+    hand_to_designer,
+    issued_at,
+    make_case,
+    set_track_state,
+)
 
 
 @pytest.fixture
@@ -251,9 +260,16 @@ def test_comment_thread_issue_and_answer(session: Session, case: Case, store: Lo
 
     seen = comments.get_comment(session, case.designer, row.id)
     assert seen["issued_at"] is not None
-    assert seen["allowed_actions"] == ["answer", "reply"]
+    assert seen["allowed_actions"] == []  # still in review: not in the designer's hands yet
     v = seen["version"]
     assert v == 2
+    for action in ("answer", "reply"):
+        with pytest.raises(Conflict) as refused:
+            comments.act_on_comment(session, None, case.designer, row.id, expected_version=v, action=action, text="x")
+        assert "修改" in refused.value.zh
+        assert "revision" in refused.value.en
+    hand_to_designer(session, case)
+    assert comments.get_comment(session, case.designer, row.id)["allowed_actions"] == ["answer", "reply"]
     with pytest.raises(Forbidden):  # only the author withdraws
         comments.act_on_comment(session, None, case.fire2, row.id, expected_version=v, action="withdraw")
 
@@ -388,6 +404,7 @@ def test_events_report_changes_once_and_only_in_readable_tracks(session: Session
     assert [(c.kind, c.change) for c in events.changes(session, reviewer)] == [("markup", "deleted")]
 
     comments.issue_comments(session, case.fire_lead, case.round_id, FIRE)
+    hand_to_designer(session, case)
     comments.act_on_comment(session, None, case.designer, row.id, expected_version=2, action="reply", text="收到")
     assert ("comment", row.id, 3, "updated") in {
         (c.kind, c.id, c.version, c.change) for c in events.changes(session, designer)

@@ -24,6 +24,8 @@ from storage.db import make_engine
 from storage.models import (
     Comment,
     Markup,
+    Submission,
+    SubmissionState,
     User,
 )
 from tests.app.review_desk.makers import CLAUSE, RECT, SCRIPT, WebCase, make_web_case
@@ -109,6 +111,12 @@ def error_code(response: httpx.Response) -> str:
     return str(body["code"])
 
 
+def hand_to_designer(platform: Platform, case: WebCase) -> None:
+    """Put the submission in the designer's hands (修改中)."""
+    with platform.sessions() as db, db.begin():
+        db.get_one(Submission, case.submission_id).state = SubmissionState.REVISING
+
+
 def draw(browser: Browser, case: WebCase, track: str = FIRE, value: dict[str, Any] | None = None) -> httpx.Response:
     return browser.send(
         "POST", f"/sheet-revisions/{case.revision_id}/markups", json={"track": track, "markup": value or RECT}
@@ -148,7 +156,7 @@ def test_access_matrix(platform: Platform, browsers: dict[str, Browser]) -> None
         assert issue_comments(db, lead, case.round_id, FIRE) == 1
     seen = designer.get(f"/sheet-revisions/{case.revision_id}/comments").json()["items"]
     assert [c["track"] for c in seen] == [FIRE]
-    assert seen[0]["allowed_actions"] == ["answer", "reply"]
+    assert seen[0]["allowed_actions"] == []  # answered only once the submission is in the designer's hands
     designer_markups = designer.get(f"/sheet-revisions/{case.revision_id}/markups").json()["items"]
     assert [m["liantu"]["track"] for m in designer_markups] == [FIRE]
     assert draw(designer, case).status_code == 403
@@ -282,6 +290,12 @@ def test_comment_state_machine_over_http(platform: Platform, browsers: dict[str,
         assert lead_principal is not None
         issue_comments(db, lead_principal, case.round_id, FIRE)
 
+    # Still in review: the designer may read, not answer nor reply.
+    for action in ("answer", "reply"):
+        early = act(designer, action, "已改为甲级防火门")
+        assert early.status_code == 409, early.text
+        assert error_code(early) == "conflict"
+    hand_to_designer(platform, case)
     etag = designer.get(f"/comments/{created['id']}").headers["etag"]
     answered = designer.send(
         "POST",
