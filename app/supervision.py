@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from app import deadlines, policy
@@ -27,8 +27,8 @@ from app.errors import Invalid
 from app.identity.principal import Principal
 from app.policy import Action
 from app.settings import Settings
-from review.deadlines import DeadlineError, elapsed_working_days
-from review.deadlines.clock import SHANGHAI
+from review.deadlines import DeadlineError, DeadlinePolicy, InvalidDeadlineInput, WorkCalendar, elapsed_working_days
+from review.deadlines.clock import DEFAULT_HOURS, SHANGHAI
 from review.deadlines.statistics import (
     ReviewerLoad,
     RoundRecord,
@@ -151,18 +151,102 @@ def _running(
     return spans
 
 
-def _reviewer_names(session: Session, review_ids: list[int]) -> dict[int, list[str]]:
+def _concluded_in(period: Period) -> tuple[ColumnElement[bool], ...]:
+    """Track reviews concluded in ``period`` (the conditions, so that related rows join on them, not on ID lists)."""
+    return (
+        TrackReview.state.in_((TrackReviewState.PASSED, TrackReviewState.REVISE)),
+        TrackReview.started_at.is_not(None),
+        TrackReview.concluded_at >= period.start,
+        TrackReview.concluded_at < period.end,
+    )
+
+
+def _reviewer_names(session: Session, period: Period) -> dict[int, tuple[str, ...]]:
     names: dict[int, list[str]] = defaultdict(list)
-    if review_ids:
-        rows = session.execute(
-            select(TrackReviewer.track_review_id, User.display_name)
-            .join(User, User.id == TrackReviewer.user_id)
-            .where(TrackReviewer.track_review_id.in_(review_ids))
-            .order_by(User.display_name)
-        )
-        for review_id, name in rows:
-            names[review_id].append(name)
-    return names
+    rows = session.execute(
+        select(TrackReviewer.track_review_id, User.display_name)
+        .join(User, User.id == TrackReviewer.user_id)
+        .join(TrackReview, TrackReview.id == TrackReviewer.track_review_id)
+        .where(*_concluded_in(period))
+        .order_by(User.display_name)
+    ).tuples()
+    for review_id, name in rows:
+        names[review_id].append(name)
+    return {review_id: tuple(people) for review_id, people in names.items()}
+
+
+def _pauses(session: Session, period: Period) -> dict[int, list[tuple[dt.datetime, dt.datetime | None]]]:
+    """Clock pauses of the submissions with a review concluded in ``period``, by submission, in order."""
+    submissions = select(Round.submission_id).join(TrackReview, TrackReview.round_id == Round.id)
+    found: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
+    for submission_id, began, ended in session.execute(
+        select(ClockPause.submission_id, ClockPause.started_at, ClockPause.ended_at)
+        .where(ClockPause.submission_id.in_(submissions.where(*_concluded_in(period))))
+        .order_by(ClockPause.started_at)
+    ).tuples():
+        found[submission_id].append((deadlines.aware(began), deadlines.aware(ended) if ended else None))
+    return found
+
+
+class _SpanCounter:
+    """Working days of single running spans, worked out once per distinct (receipt, last day) pair.
+
+    A city's year holds tens of thousands of reviews but only a few thousand distinct pairs of a
+    start's receipt-day key (its Beijing date, before or after the close of office hours) and an
+    end's last counted day, so each pair goes to the calendar once; the answers are those of
+    :func:`review.deadlines.working_days_between`, refusals (a year without data) included.
+    """
+
+    def __init__(self, calendar: WorkCalendar) -> None:
+        self.calendar = calendar
+        self._receipts: dict[tuple[dt.date, bool], dt.date | DeadlineError] = {}
+        self._counts: dict[tuple[dt.date, dt.date], int | DeadlineError] = {}
+
+    def _receipt(self, day: dt.date, before_close: bool) -> dt.date:
+        key = (day, before_close)
+        found = self._receipts.get(key)
+        if found is None:
+            try:
+                working = self.calendar.is_working_day(day)
+                found = day if working and before_close else self.calendar.next_working_day(day)
+            except DeadlineError as exc:
+                found = exc
+            self._receipts[key] = found
+        if isinstance(found, DeadlineError):
+            raise found
+        return found
+
+    def days(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Working days used from ``start`` to ``end`` (aware); :class:`DeadlineError` as the calendar refuses."""
+        local_start, local_end = start.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
+        if local_end < local_start:
+            raise InvalidDeadlineInput("结束时间早于开始时间", "end lies before start")
+        receipt = self._receipt(local_start.date(), local_start.time() < DEFAULT_HOURS.close)
+        last = local_end.date()
+        if local_end.time() == _MIDNIGHT:
+            last -= _ONE_DAY
+        key = (receipt, last)
+        found = self._counts.get(key)
+        if found is None:
+            try:
+                found = self.calendar.working_days_in(receipt + _ONE_DAY, last)
+            except DeadlineError as exc:
+                found = exc
+            self._counts[key] = found
+        if isinstance(found, DeadlineError):
+            raise found
+        return found
+
+
+def _limit(limits: DeadlinePolicy, track: str, number: int) -> int | DeadlineError:
+    try:
+        return limits.days_for(track, number)
+    except DeadlineError as exc:
+        return exc
+
+
+_MIDNIGHT = dt.time(0)
+_ONE_DAY = dt.timedelta(days=1)
 
 
 def concluded_records(
@@ -171,53 +255,59 @@ def concluded_records(
     """Track reviews concluded in ``period`` as statistics records, and how many could not be counted."""
     policy_, calendar = deadlines.time_limits(settings), deadlines.work_calendar(settings)
     # Plain columns, not ORM objects: a year of a city is tens of thousands of rows.
-    rows = session.execute(
-        select(
-            TrackReview.id,
-            TrackReview.track_code,
-            TrackReview.started_at,
-            TrackReview.concluded_at,
-            TrackReview.concluded_by_id,
-            Round.number,
-            Round.submission_id,
-            Project.code,
+    rows = (
+        session.execute(
+            select(
+                TrackReview.id,
+                TrackReview.track_code,
+                TrackReview.started_at,
+                TrackReview.concluded_at,
+                TrackReview.concluded_by_id,
+                Round.number,
+                Round.submission_id,
+                Project.code,
+            )
+            .join(Round, Round.id == TrackReview.round_id)
+            .join(Submission, Submission.id == Round.submission_id)
+            .join(Project, Project.id == Submission.project_id)
+            .where(*_concluded_in(period))
+            .order_by(TrackReview.concluded_at, TrackReview.id)
         )
-        .join(Round, Round.id == TrackReview.round_id)
-        .join(Submission, Submission.id == Round.submission_id)
-        .join(Project, Project.id == Submission.project_id)
-        .where(
-            TrackReview.state.in_((TrackReviewState.PASSED, TrackReviewState.REVISE)),
-            TrackReview.started_at.is_not(None),
-            TrackReview.concluded_at >= period.start,
-            TrackReview.concluded_at < period.end,
-        )
-        .order_by(TrackReview.concluded_at, TrackReview.id)
-    ).all()
-    names = _reviewer_names(session, [row.id for row in rows])
-    concluder_ids = {row.concluded_by_id for row in rows if row.concluded_by_id}
-    concluders: dict[int | None, str] = dict(
-        session.execute(select(User.id, User.display_name).where(User.id.in_(concluder_ids))).tuples().all()
+        .tuples()
+        .all()
     )
-    pauses_by_submission: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
-    for pause in session.execute(
-        select(ClockPause.submission_id, ClockPause.started_at, ClockPause.ended_at)
-        .where(ClockPause.submission_id.in_({row.submission_id for row in rows}))
-        .order_by(ClockPause.started_at)
-    ):
-        ended = deadlines.aware(pause.ended_at) if pause.ended_at else None
-        pauses_by_submission[pause.submission_id].append((deadlines.aware(pause.started_at), ended))
+    names = _reviewer_names(session, period)
+    concluder_ids = {row[4] for row in rows if row[4]}
+    concluders: dict[int | None, tuple[str, ...]] = {
+        user_id: (name,)
+        for user_id, name in session.execute(select(User.id, User.display_name).where(User.id.in_(concluder_ids)))
+    }
+    pauses = _pauses(session, period)
+    spans = _SpanCounter(calendar)
+    limits: dict[tuple[str, int], int | DeadlineError] = {}
     records, uncounted = [], 0
-    for row in rows:
-        start, end = deadlines.aware(row.started_at), deadlines.aware(row.concluded_at)
-        pauses = [p for p in pauses_by_submission[row.submission_id] if p[0] >= start]
-        people = names.get(row.id) or ([concluders[row.concluded_by_id]] if row.concluded_by_id in concluders else [])
+    for review_id, track, started_at, concluded_at, concluded_by, number, submission_id, project in rows:
+        if started_at is None or concluded_at is None:  # the query asks for both; this tells the type checker
+            continue
+        start, end = deadlines.aware(started_at), deadlines.aware(concluded_at)
+        people = names.get(review_id) or concluders.get(concluded_by, ())
+        paused = pauses.get(submission_id)
         try:
-            days = elapsed_working_days(_running(start, end, pauses), calendar)
-            limit = policy_.days_for(row.track_code, row.number)
+            if paused and any(start <= began < end for began, _ in paused):
+                # The clock stood still during this review: each running span counts on its own.
+                running = _running(start, end, [p for p in paused if p[0] >= start])
+                days = elapsed_working_days(running, calendar)
+            else:
+                days = spans.days(start, end)
+            limit = limits.get((track, number))
+            if limit is None:
+                limit = limits[track, number] = _limit(policy_, track, number)
+            if isinstance(limit, DeadlineError):
+                raise limit
         except DeadlineError:
             uncounted += 1
             continue
-        records.append(RoundRecord(row.code, row.track_code, row.number, days, limit, tuple(people)))
+        records.append(RoundRecord(project, track, number, days, limit, people))
     return records, uncounted
 
 
@@ -227,28 +317,31 @@ def board(
     """The supervision board for ``period`` as seen at ``now`` (bureau officers and administrators only)."""
     policy.require(actor, Action.VIEW_SUPERVISION)
     tracks = list(session.scalars(select(Track).order_by(Track.sort_order, Track.code)))
-    by_state = Counter(
-        state.value
-        for state in session.scalars(
-            select(Submission.state).where(Submission.created_at >= period.start, Submission.created_at < period.end)
-        )
-    )
-    started = session.execute(
-        select(TrackReview.track_code, TrackReview.state).where(
-            TrackReview.started_at >= period.start, TrackReview.started_at < period.end
-        )
-    ).all()
+    by_state: dict[str, int] = {
+        state.value: count
+        for state, count in session.execute(
+            select(Submission.state, func.count())
+            .where(Submission.created_at >= period.start, Submission.created_at < period.end)
+            .group_by(Submission.state)
+        ).tuples()
+    }
     per_track: dict[str, Counter[str]] = defaultdict(Counter)
-    for code, state in started:
-        per_track[code][state.value] += 1
+    for code, state, count in session.execute(
+        select(TrackReview.track_code, TrackReview.state, func.count())
+        .where(TrackReview.started_at >= period.start, TrackReview.started_at < period.end)
+        .group_by(TrackReview.track_code, TrackReview.state)
+    ).tuples():
+        per_track[code][state.value] += count
     records, uncounted = concluded_records(session, period, settings)
     open_now = deadlines.open_deadlines(session, now, settings=settings)
     assigned = session.execute(
-        select(User.display_name)
+        select(User.display_name, func.count())
         .join(TrackReviewer, TrackReviewer.user_id == User.id)
         .join(TrackReview, TrackReview.id == TrackReviewer.track_review_id)
         .where(TrackReview.state.in_(deadlines.OPEN_STATES))
-    ).scalars()
+        .group_by(User.display_name)
+        .order_by(User.display_name)
+    ).tuples()
     return Board(
         period=period,
         now=now,
@@ -265,7 +358,7 @@ def board(
         on_time=on_time_rate(records) if records else None,
         rounds=rounds_per_project(records),
         workload=tuple(reviewer_workload(records)),
-        open_by_reviewer=dict(sorted(Counter(assigned).items())),
+        open_by_reviewer=dict(sorted(assigned)),
         overdue=tuple(entry for entry in open_now if entry.status and entry.status.overdue),
         due_soon=tuple(entry for entry in open_now if entry.status and entry.status.due_soon),
         track_names={track.code: (track.name_zh, track.name_en) for track in tracks},

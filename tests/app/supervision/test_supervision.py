@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import random
 from fractions import Fraction
 
 import pytest
@@ -140,3 +141,42 @@ def test_only_the_bureau_and_admins_may_look(session: Session) -> None:
     for who in (world.designer, world.clerk, world.fire_reviewer):
         with pytest.raises(Forbidden):
             supervision.board(session, who, MARCH, now=NOW)
+
+
+def test_working_days_match_the_span_by_span_count_on_a_generated_year(session: Session) -> None:
+    """Starts before and after office hours, on rest days, across holidays, ends at midnight, pauses inside."""
+    from app import deadlines
+    from review.deadlines import elapsed_working_days
+
+    world = make_world(session)
+    rng = random.Random(11)
+    calendar = deadlines.work_calendar()
+    expected: dict[tuple[str, str, int], int] = {}
+    for index in range(60):
+        code = f"G-{index:03d}"
+        submission = make_submission(session, world, code=code, tracks=(), state=SubmissionState.PASSED)
+        start = cst(2026, 1, 1, 0) + dt.timedelta(days=rng.randrange(330), hours=rng.choice((0, 9, 17, 18, 23)))
+        pause = None
+        if index % 3 == 0:
+            began = start + dt.timedelta(days=rng.randrange(1, 6), hours=rng.randrange(24))
+            pause = (began, began + dt.timedelta(days=rng.randrange(1, 9), minutes=rng.randrange(600)))
+            session.add(ClockPause(submission_id=submission.id, started_at=pause[0], ended_at=pause[1], reason="other"))
+        for track in ("fire", "construction"):
+            end = start + dt.timedelta(days=rng.randrange(0, 30), hours=rng.randrange(24))
+            if rng.random() < 0.2:
+                end = dt.datetime.combine(end.date(), dt.time(0), tzinfo=end.tzinfo)
+            end = max(end, start)
+            concluded_review(session, submission, 1, track, start, end)
+            running = [(start, end)]
+            if pause is not None and start <= pause[0] < end:
+                running = [(start, pause[0])] + ([(pause[1], end)] if pause[1] < end else [])
+            expected[code, track, 1] = elapsed_working_days(running, calendar)
+    session.commit()
+
+    board = supervision.board(
+        session, world.bureau, supervision.Period(dt.date(2026, 1, 1), dt.date(2026, 12, 31)), now=NOW
+    )
+
+    assert board.uncounted == 0
+    assert {(r.project, r.track, r.round_number): r.working_days for r in board.records} == expected
+    assert len(set(expected.values())) > 10
