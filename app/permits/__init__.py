@@ -387,9 +387,9 @@ def record_result_licence(
 
 
 def _construction_unit(session: Session, project: Project) -> str:
-    # Projects record the design institute as their owner; the construction unit is not a field of
-    # its own yet, so the permit names the applicant organisation.
-    return _organisation_name(session, project.organization_id)
+    # Projects created before the construction unit was asked have none: the permit then names the
+    # applicant organisation, as it always did for them.
+    return project.construction_unit or _organisation_name(session, project.organization_id)
 
 
 def _organisation_name(session: Session, organization_id: int) -> str:

@@ -174,7 +174,7 @@ def track_letter(db: Session, sources: _Sources, review: TrackReview) -> LetterV
             address=project.address,
             building_use=project.building_use,
             design_institute=institute.name,
-            construction_unit="",
+            construction_unit=project.construction_unit,
             review_number=submission.review_number or f"#{submission.id}",
         ),
         round_number=round_.number,

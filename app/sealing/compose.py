@@ -213,8 +213,7 @@ def _result_data(session: Session, settings: Settings, submission: Submission, c
         civil_air_defence_area_m2=project.civil_air_defence_area_m2,
         review_number=submission.review_number,
         issued_on=today,
-        # The project record names no construction unit (建设单位) yet.
-        construction_unit=NOT_RECORDED,
+        construction_unit=project.construction_unit or NOT_RECORDED,
         design_institute=institute.name if institute else NOT_RECORDED,
         tracks=tuple(_conclusion(session, submission, code, today) for code in codes),
         verification_url=f"{settings.effective_public_url}/verify/{submission.review_number}",

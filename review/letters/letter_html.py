@@ -76,6 +76,16 @@ def text(value: str) -> str:
     return escaped.replace("&amp;", "&amp;<span></span>").replace("\n", "<br/>")
 
 
+NOT_RECORDED = "（未登记）"
+"""Printed for a project detail the applicant has not stated (projects from before it was asked)."""
+
+
+def salutation(project: LetterProject) -> str:
+    """The addressees of the letter as HTML: 设计单位、建设单位：, leaving out a name that is not recorded."""
+    names = [name.strip() for name in (project.design_institute, project.construction_unit) if name.strip()]
+    return ("、".join(text(name) for name in names) + "：") if names else "设计单位、建设单位："
+
+
 def chinese_date(value: date) -> str:
     """A date as written in official documents: 2026年11月27日."""
     return f"{value.year}年{value.month}月{value.day}日"
@@ -114,7 +124,7 @@ def letter_html(
         f"<h1>{title_of(letter)}</h1>",
         f'<p class="docno">审查编号：{text(letter.project.review_number)}　第 {letter.round_number} 轮审查</p>',
         '<div class="rule"></div>',
-        f"<p>{text(letter.project.design_institute)}、{text(letter.project.construction_unit)}：</p>",
+        f"<p>{salutation(letter.project)}</p>",
         "<p>你单位报送的下列工程施工图设计文件已经审查，审查意见如下。请按意见修改或说明，"
         "强制性条文意见须全部修改后重新报审。</p>",
         _project_table(letter.project, letter.round_number),
@@ -159,8 +169,8 @@ def _project_table(project: LetterProject, round_number: int) -> str:
         _row(("项目编号", text(project.code))),
         _row(("建设地点", text(project.address))),
         _row(("建筑用途", text(project.building_use))),
-        _row(("设计单位", text(project.design_institute))),
-        _row(("建设单位", text(project.construction_unit))),
+        _row(("设计单位", text(project.design_institute.strip() or NOT_RECORDED))),
+        _row(("建设单位", text(project.construction_unit.strip() or NOT_RECORDED))),
         _row(("审查编号", f"{text(project.review_number)}（第 {round_number} 轮）")),
     ]
     return "<h2>工程概况</h2><table>" + "".join(rows) + "</table>"

@@ -189,6 +189,7 @@ def make_sealed_submission(platform: Platform, files: SealedFiles) -> SealedCase
             organization_id=designer_org,
             code=project_code,
             name=files.project_name,
+            construction_unit="江城市教育局",
             address="江城市学府路 88 号",
             building_use="教育建筑",
             floors_above=6,

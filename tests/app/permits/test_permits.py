@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import shutil
 import subprocess
 from pathlib import Path
 
 import pymupdf
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm
 from sqlalchemy import select
 
 from app.errors import Conflict, Forbidden
@@ -23,9 +26,9 @@ from app.permits import (
     verify_and_issue,
 )
 from app.sealing import identities, seals
-from app.seed import BUREAU
+from app.seed import BUREAU, DESIGN_INSTITUTE
 from app.verification import trust_roots
-from signing.verify import verify
+from signing.verify import Coverage, verify
 from storage.db import transaction
 from storage.models import Licence, Notification, Organization, Permit, Submission, SubmissionState, User
 from tests.app.permits.sealed import (
@@ -109,14 +112,23 @@ def test_the_bureau_issues_a_sealed_permit_on_a_verified_result(web_platform, ca
     assert result.data == case.final
     verdict = verify(download.data, trust_roots(web_platform.settings))
     assert verdict.valid, verdict.all_reasons()
-    [signature] = verdict.signatures
+    # PAdES B-LTA: the bureau's certification with its timestamp, then validation data and a document timestamp.
+    [signature, archive] = verdict.signatures
     assert signature.signer_organisation == "江城市住房和城乡建设局"
     assert signature.timestamp_time is not None
+    assert archive.is_timestamp
+    assert archive.coverage is Coverage.ENTIRE_FILE
+    reader = PdfFileReader(io.BytesIO(download.data))
+    assert reader.embedded_signatures[0].docmdp_level is MDPPerm.NO_CHANGES
+    dss = reader.root["/DSS"]
+    assert len(dss["/Certs"]) >= 3
+    assert len(dss["/CRLs"]) >= 1
     doc = pymupdf.open(stream=download.data, filetype="pdf")
     text = doc[0].get_text()
     doc.close()
     assert "建筑工程施工许可证" in text
     assert permit.number in text
+    assert "江城市教育局" in text  # the project's construction unit (建设单位)
     assert case.review_number in text
     assert f"{PUBLIC_URL}/verify/{case.review_number}" in text
 
@@ -173,6 +185,15 @@ def test_no_permit_on_a_result_that_no_longer_verifies(web_platform, case: Seale
         from storage.models import Verification
 
         assert db.scalars(select(Verification.verdict)).all() == ["invalid"]
+
+
+def test_a_project_without_construction_unit_names_the_applicant_on_the_permit(web_platform, case: SealedCase) -> None:
+    with transaction(web_platform.sessions) as db:
+        db.get(Submission, case.submission_id).project.construction_unit = ""  # from before the field existed
+    assert _issue(web_platform, _who(web_platform, "bureau"), case.submission_id).permit_id is not None
+    with web_platform.sessions() as db:
+        holder = db.scalar(select(Licence.holder).where(Licence.kind == "construction_permit"))
+    assert holder == DESIGN_INSTITUTE
 
 
 def test_only_the_bureau_issues_and_only_once(web_platform, case: SealedCase) -> None:

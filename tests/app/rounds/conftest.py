@@ -122,6 +122,7 @@ def build_case(session_factory: sessionmaker[Session], store: BlobStore) -> Case
             organization_id=institute.id,
             code="JC-2026-0401",
             name="滨江小学教学楼",
+            construction_unit="江城市滨江区教育局",
             address="江城市滨江路 1 号",
             gross_floor_area_m2=5000.0,
         )

@@ -129,6 +129,7 @@ def test_conclusions_move_the_submission_and_the_letters_hold_comments_and_crops
         images = sum(len(page.get_images()) for page in document)
     assert "审查意见书" in text
     assert "滨江小学教学楼" in text
+    assert "联图测试设计院、江城市滨江区教育局：" in text  # addressed to the design institute and the construction unit
     assert "SC-2026-0401" in text
     assert "强制性条文" in text
     assert "XF-1" in text

@@ -172,6 +172,7 @@ def build_case(
         organization_id=institute.id,
         code="2026-320100-47-01-000123",
         name="江城市滨江小学新建工程",
+        construction_unit="江城市滨江区教育局",
         address="江城市滨江区滨江大道 88 号",
         building_use="教育建筑",
         floors_above=4,

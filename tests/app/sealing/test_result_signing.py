@@ -84,6 +84,8 @@ def test_composing_makes_the_result_with_a_field_per_department_in_order(
         text = doc[0].get_text()
         assert "JC-SG-2026-0042" in text
         assert "江城市滨江小学新建工程" in text
+        assert "江城市滨江区教育局" in text
+        assert compose.NOT_RECORDED not in text
         assert [w.field_name for w in doc[0].widgets()] == [row.field_name for row in result.signatures]
         assert "https://liantu.example.cn/verify/JC-SG-2026-0042" in text
     finally:
@@ -92,6 +94,24 @@ def test_composing_makes_the_result_with_a_field_per_department_in_order(
     again = _compose(session_factory, store, settings, case)
     assert again.id == result.id
     assert again.sha256 == result.sha256
+
+
+def test_a_project_without_construction_unit_gets_a_certificate_saying_so(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, settings: Settings, case: Case
+) -> None:
+    with session_factory() as session, session.begin():
+        submission = session.get(Submission, case.submission_id)
+        assert submission is not None
+        submission.project.construction_unit = ""  # a project from before the field existed
+    result = _compose(session_factory, store, settings, case)
+    doc = pymupdf.open(stream=_stored(store, result.object_key), filetype="pdf")
+    try:
+        text = doc[0].get_text()
+    finally:
+        doc.close()
+    assert "建设单位" in text
+    assert compose.NOT_RECORDED in text
+    assert "江城市滨江区教育局" not in text
 
 
 def test_three_departments_seal_in_turn_and_the_submission_is_sealed(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
+import pytest
+
 from review.clauses.catalogue import load_catalogue
-from review.letters import ClauseCitation
-from review.letters.letter_html import ZERO_WIDTH_SPACE, chinese_date, chinese_ordinal, clean, text
+from review.letters import ClauseCitation, LetterProject
+from review.letters.letter_html import ZERO_WIDTH_SPACE, chinese_date, chinese_ordinal, clean, salutation, text
 
 
 def test_markup_and_entities_are_escaped_once_and_fenced() -> None:
@@ -43,3 +46,25 @@ def test_citation_of_a_catalogue_clause() -> None:
     assert citation.code_id.startswith("GB 50016-2014")
     assert citation.clause == "5.5.17"
     assert citation.title.startswith("《建筑设计防火规范》")
+
+
+@pytest.mark.parametrize(
+    ("institute", "unit", "expected"),
+    [
+        ("浙江某建筑设计研究院有限公司", "杭州某置业有限公司", "浙江某建筑设计研究院有限公司、杭州某置业有限公司："),
+        ("浙江某建筑设计研究院有限公司", "", "浙江某建筑设计研究院有限公司："),
+        ("浙江某建筑设计研究院有限公司", "  ", "浙江某建筑设计研究院有限公司："),
+        ("", "杭州某置业有限公司", "杭州某置业有限公司："),
+        ("", "", "设计单位、建设单位："),
+    ],
+)
+def test_the_salutation_names_who_is_recorded_and_never_dangles(
+    project: LetterProject, institute: str, unit: str, expected: str
+) -> None:
+    assert salutation(replace(project, design_institute=institute, construction_unit=unit)) == expected
+
+
+def test_the_salutation_escapes_the_names(project: LetterProject) -> None:
+    assert salutation(replace(project, construction_unit="A&B <公司>")) == (
+        "浙江某建筑设计研究院有限公司、A&amp;<span></span>B &lt;公司&gt;："
+    )

@@ -41,6 +41,21 @@ def joint_pdf(joint_letter: OpinionLetter) -> bytes:
     return build_opinion_letter(joint_letter)
 
 
+def test_the_letter_is_addressed_to_both_units_and_reads_well_without_a_construction_unit(
+    joint_pdf: bytes, joint_letter: OpinionLetter
+) -> None:
+    project = joint_letter.project
+    flat = _flat("".join(_text(joint_pdf)))
+    assert f"{project.design_institute}、{project.construction_unit}：" in flat
+    assert f"建设单位{project.construction_unit}" in flat
+
+    unrecorded = replace(joint_letter, project=replace(project, construction_unit=""))
+    flat = _flat("".join(_text(build_opinion_letter(unrecorded))))
+    assert f"{project.design_institute}：" in flat
+    assert "、：" not in flat
+    assert "建设单位（未登记）" in flat
+
+
 def test_joint_letter_shows_project_severities_citations_and_comments(
     joint_pdf: bytes, joint_letter: OpinionLetter
 ) -> None:
