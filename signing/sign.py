@@ -9,6 +9,10 @@ The order is fixed (DESIGN decision 7):
 4. The last department (:attr:`SignatureRole.LAST_LOCK`) signs the locking field, then validation
    data (certificates, CRLs) and a document timestamp are added: PAdES B-LTA.
 
+A document with a single signer (the construction permit) is sealed once with
+:attr:`SignatureRole.SOLE_CERTIFY`: a certification that allows no change, with its validation data
+and a document timestamp (PAdES B-LTA).
+
 Every step appends an incremental update. The functions take and return bytes; on any error the
 caller still holds its unchanged input and nothing partial is returned.
 """
@@ -60,6 +64,19 @@ class SignatureRole(enum.Enum):
     """Approval signature (审批签名) with an RFC 3161 timestamp."""
     LAST_LOCK = "last_lock"
     """Last approval: locks every field, adds validation data and a document timestamp."""
+    SOLE_CERTIFY = "sole_certify"
+    """The only signature of the document (施工许可证): certification allowing no change after it
+    (DocMDP level 1), with an RFC 3161 timestamp, validation data and a document timestamp (B-LTA)."""
+
+    @property
+    def certifies(self) -> bool:
+        """The signature is a certification signature (认证签名)."""
+        return self in {SignatureRole.FIRST_CERTIFY, SignatureRole.SOLE_CERTIFY}
+
+    @property
+    def long_term(self) -> bool:
+        """Validation data and a document timestamp follow the signature (PAdES B-LTA)."""
+        return self in {SignatureRole.LAST_LOCK, SignatureRole.SOLE_CERTIFY}
 
 
 @dataclass(frozen=True)
@@ -180,9 +197,14 @@ def _check_order(reader: PdfFileReader, field_name: str, role: SignatureRole) ->
     already_signed = any(states.values())
     others_open = [name for name, signed in states.items() if not signed and name != field_name]
     locking = field_name in _locking_fields(reader)
-    if role is SignatureRole.FIRST_CERTIFY and already_signed:
+    if role.certifies and already_signed:
         raise FieldProblem("认证签名必须是第一个签名", "The certification signature must be the first signature")
-    if role is not SignatureRole.FIRST_CERTIFY and not already_signed:
+    if role is SignatureRole.SOLE_CERTIFY and others_open:
+        raise FieldProblem(
+            f"唯一签名之后不允许任何修改，但文档还有其他签章域：{', '.join(others_open)}",
+            f"A sole signature allows no change after it, but the document has other fields: {', '.join(others_open)}",
+        )
+    if not role.certifies and not already_signed:
         raise FieldProblem("第一个部门须先进行认证签名", "The first department must certify first")
     if role is SignatureRole.LAST_LOCK and (others_open or not locking):
         raise FieldProblem(
@@ -263,8 +285,9 @@ def sign(
 ) -> bytes:
     """Seal one empty field by incremental update and return the new document.
 
-    ``trust_roots`` (DER) are needed for :attr:`SignatureRole.LAST_LOCK`, which embeds validation
-    data; with ``fetch_revocation`` the CRLs named in the certificates are downloaded and embedded.
+    ``trust_roots`` (DER) are needed for :attr:`SignatureRole.LAST_LOCK` and
+    :attr:`SignatureRole.SOLE_CERTIFY`, which embed validation data; with ``fetch_revocation`` the
+    CRLs named in the certificates are downloaded and embedded.
     Raises a :class:`signing.errors.SigningProblem`; the input is never modified.
     """
     accept_seal_png(seal_png)
@@ -275,10 +298,14 @@ def sign(
     writer = _open_writer(pdf_bytes)
     _check_order(writer.prev, field_name, role)
     if role is not SignatureRole.FIRST_CERTIFY and timestamper_url is None:
-        raise TimestampUnavailable("审批签名需要时间戳服务", "Approval signatures need a timestamp authority")
-    last = role is SignatureRole.LAST_LOCK
+        raise TimestampUnavailable(
+            "审批签名和长期验证签名需要时间戳服务", "Approval and long-term signatures need a timestamp authority"
+        )
+    last = role.long_term
     if last and not trust_roots:
-        raise FieldProblem("最终签章需要信任根证书", "The last signature needs the trust roots for validation data")
+        raise FieldProblem(
+            "长期验证签名需要信任根证书", "A long-term signature needs the trust roots for its validation data"
+        )
 
     context = None
     if last:
@@ -292,8 +319,8 @@ def sign(
         reason=stamp.reason,
         location=stamp.location or None,
         name=stamp.signer_name,
-        certify=role is SignatureRole.FIRST_CERTIFY,
-        docmdp_permissions=MDPPerm.FILL_FORMS,
+        certify=role.certifies,
+        docmdp_permissions=MDPPerm.NO_CHANGES if role is SignatureRole.SOLE_CERTIFY else MDPPerm.FILL_FORMS,
         subfilter=SigSeedSubFilter.PADES,
         md_algorithm="sha256",
         embed_validation_info=last,

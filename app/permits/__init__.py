@@ -4,9 +4,9 @@ The bureau officer issues the permit only on a result that verifies now: :func:`
 pages) re-verifies the stored result (and its manifest) in one transaction, keeps that verification,
 and only when it was valid queues the worker job that issues (:mod:`app.permits.tasks`);
 :func:`verify_and_issue` does both steps in the caller's process. Issuing numbers the permit, composes its
-PDF, seals it with the bureau's identity (certification signature with an RFC 3161 timestamp when
-a TSA is configured), stores it, records the permit and the library entries, moves the submission
-to PERMITTED and tells the designers.
+PDF, seals it with the bureau's identity (a certification signature that allows no change, with an
+RFC 3161 timestamp, validation data and a document timestamp: PAdES B-LTA), stores it, records the
+permit and the library entries, moves the submission to PERMITTED and tells the designers.
 
 Permit numbers (施工许可证编号) read ``SGXK-<year>-<sequence>``: ``SGXK`` for 施工许可, the year of
 issue in Beijing time, and a five-digit sequence that starts at 00001 every year
@@ -38,7 +38,7 @@ from app.policy import Action
 from app.settings import Settings
 from app.tasks.dispatch import enqueue
 from app.tasks.runs import OPEN_STATES
-from app.verification import Outcome, read_result, result_of_submission, verify_stored_result
+from app.verification import Outcome, read_result, result_of_submission, trust_roots, verify_stored_result
 from signing.errors import SigningProblem
 from signing.sign import SignatureRole, StampText, sign
 from storage.blobstore import BlobStore
@@ -304,8 +304,9 @@ def issue_permit(
                 field_name="bureau",
                 signer=seal.signer,
                 seal_png=seal.seal_png,
-                role=SignatureRole.FIRST_CERTIFY,
+                role=SignatureRole.SOLE_CERTIFY,
                 timestamper_url=settings.tsa_url or None,
+                trust_roots=trust_roots(settings),
                 stamp=StampText(reason="核发建筑工程施工许可证", location=organization.name),
             )
     except SigningProblem as exc:
