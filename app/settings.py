@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     session_max_age_seconds: Annotated[int, Field(gt=0)] = 8 * 3600
     """A browser session expires after this many seconds."""
 
+    principal_cache_seconds: Annotated[float, Field(ge=0)] = 5.0
+    """How long a web process keeps a signed-in user's roles (and what they may read) without asking the
+    database again. A change made in the same process takes effect at once; one made in another
+    process or on the command line within this many seconds. 0 turns the cache off."""
+
     task_time_limit_seconds: Annotated[int, Field(gt=0)] = 1800
     """Hard time limit of one background task; the worker process is replaced when it is exceeded."""
 

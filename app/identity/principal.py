@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from storage.models import OrgKind, Role, User
+from storage.models import Organization, OrgKind, Role, RoleGrant, User
 
 RoleGrantKey = tuple[Role, str | None]
 """A role and, for reviewers, track leads and department signers, the track it is held for."""
@@ -15,7 +17,7 @@ RoleGrantKey = tuple[Role, str | None]
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated user as seen by the access policy; built fresh for each request."""
+    """An authenticated user as seen by the access policy; immutable, so one may serve several requests."""
 
     user_id: int
     """Primary key of the user."""
@@ -66,12 +68,46 @@ def principal_from_user(user: User) -> Principal:
 def principal_for_user(session: Session, user_id: int) -> Principal | None:
     """The principal of an active user, or None when the user is unknown, deleted or deactivated.
 
-    The web pages call this on every request with the user id kept in the session cookie, so a
-    deactivation or a role change takes effect at once.
+    The web pages call this for every request whose user is not in the principal cache
+    (:mod:`app.identity.cache`), so it is one query: the user, the organisation and the role grants joined.
     """
-    user = session.scalar(
-        select(User)
-        .where(User.id == user_id, User.is_active.is_(True), User.deleted_at.is_(None))
-        .options(selectinload(User.organization), selectinload(User.roles))
+    rows = session.execute(principal_query().where(User.id == user_id)).all()
+    return principal_from_rows(rows)
+
+
+def principal_query(*extra: InstrumentedAttribute[object]) -> Select[tuple[object, ...]]:
+    """The columns of a principal (and ``extra``) for active users, one row per role grant."""
+    return (
+        select(
+            User.id,
+            User.username,
+            User.display_name,
+            User.organization_id,
+            Organization.kind,
+            Organization.name,
+            User.locale,
+            RoleGrant.role,
+            RoleGrant.track_code,
+            *extra,
+        )
+        .join(Organization, Organization.id == User.organization_id)
+        .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+        .where(User.is_active.is_(True), User.deleted_at.is_(None))
     )
-    return None if user is None else principal_from_user(user)
+
+
+def principal_from_rows(rows: Sequence[Sequence[object]]) -> Principal | None:
+    """The principal of the rows of :func:`principal_query` for one user, or None without rows."""
+    if not rows:
+        return None
+    user_id, username, display_name, organization_id, kind, organization_name, locale = rows[0][:7]
+    return Principal(
+        user_id=cast(int, user_id),
+        username=cast(str, username),
+        display_name=cast(str, display_name),
+        organization_id=cast(int, organization_id),
+        organization_kind=cast(OrgKind, kind),
+        organization_name=cast(str, organization_name),
+        roles=frozenset((cast(Role, row[7]), cast("str | None", row[8])) for row in rows if row[7] is not None),
+        locale=cast("str | None", locale),
+    )

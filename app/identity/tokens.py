@@ -7,13 +7,14 @@ import hashlib
 import hmac
 import re
 import secrets
+from typing import cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from app.errors import Invalid, NotFound
 from app.identity.events import audit
-from app.identity.principal import Principal, principal_from_user
+from app.identity.principal import Principal, principal_from_rows, principal_query
 from storage.models import ApiToken, User, utcnow
 
 TOKEN_PATTERN = re.compile(r"lt_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
@@ -45,26 +46,31 @@ def create_api_token(session: Session, user_id: int, name: str, *, actor: Princi
 
 
 def principal_for_token(session: Session, token: str, *, now: dt.datetime | None = None) -> Principal | None:
-    """The principal of a valid token, or None (malformed, unknown, revoked, or its user deleted or inactive)."""
-    match = TOKEN_PATTERN.fullmatch(token.strip())
-    if match is None:
+    """The principal of a valid token, or None (malformed, unknown, revoked, or its user deleted or inactive).
+
+    One query reads the token, its user, the organisation and the role grants.
+    """
+    digest = token_digest_of(token)
+    if digest is None:
         return None
-    digest = token_digest(match.group(0))
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-    if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None:
+    rows = session.execute(
+        principal_query(ApiToken.id, ApiToken.token_hash, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+    ).all()
+    if not rows or not hmac.compare_digest(cast(str, rows[0][-2]), digest):
         return None
-    user = session.scalar(
-        select(User)
-        .where(User.id == row.user_id, User.is_active.is_(True), User.deleted_at.is_(None))
-        .options(selectinload(User.organization), selectinload(User.roles))
-    )
-    if user is None:
-        return None
+    token_id, last_used = cast(int, rows[0][-3]), cast("dt.datetime | None", rows[0][-1])
     now = now or utcnow()
-    if row.last_used_at is None or _aware(row.last_used_at) <= now - LAST_USED_RESOLUTION:
-        row.last_used_at = now
-        session.flush()
-    return principal_from_user(user)
+    if last_used is None or _aware(last_used) <= now - LAST_USED_RESOLUTION:
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return principal_from_rows([row[:9] for row in rows])
+
+
+def token_digest_of(token: str) -> str | None:
+    """The SHA-256 under which a well-formed token is kept, or None for a malformed one."""
+    match = TOKEN_PATTERN.fullmatch(token.strip())
+    return None if match is None else token_digest(match.group(0))
 
 
 def revoke_api_token(

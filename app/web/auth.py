@@ -2,7 +2,11 @@
 
 Sets ``scope["principal"]`` (a :class:`app.identity.Principal` or None) and ``scope["auth_method"]``
 (``"session"``, ``"token"`` or None). A bearer token that is unknown, revoked or belongs to a
-deleted user is answered with 401 at once; a session whose user is gone is emptied.
+deleted user is answered with 401; a session whose user is gone is emptied.
+
+Principals are kept for ``LIANTU_PRINCIPAL_CACHE_SECONDS`` (:mod:`app.identity.cache`): a revoked token,
+a deactivated or deleted user or a changed role is refused at once by the process that made the change,
+by the other web processes within that time.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import errors
 from app.identity import Principal, principal_for_token, principal_for_user
+from app.identity.cache import PrincipalCache
+from app.identity.tokens import token_digest_of
 from app.web.errors import MAPPED, error_response
 from storage.db import transaction
 
@@ -42,10 +48,19 @@ def bearer_token(conn: HTTPConnection) -> str | None:
     return credentials.strip() or ""
 
 
+def principal_cache(conn: HTTPConnection) -> PrincipalCache:
+    """The principal cache of this web process (for facts derived from the principal, see ``remember``)."""
+    cache: PrincipalCache = conn.scope["principal_cache"]
+    return cache
+
+
 class AuthenticationMiddleware:
+    """Finds the principal; a principal seen within ``principal_cache_seconds`` costs no database work."""
+
     def __init__(self, app: ASGIApp, *, platform: Platform) -> None:
         self.app = app
         self.platform = platform
+        self.cache = PrincipalCache(platform.settings.principal_cache_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -54,6 +69,7 @@ class AuthenticationMiddleware:
         conn = HTTPConnection(scope)
         scope["principal"] = None
         scope["auth_method"] = None
+        scope["principal_cache"] = self.cache
         if scope["path"].startswith(ANONYMOUS_PATHS) and scope.get("method", "GET") in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
@@ -61,15 +77,15 @@ class AuthenticationMiddleware:
         session: dict[str, Any] = scope["session"]
         try:
             if token is not None:
-                found = await run_in_threadpool(self._by_token, token)
+                found = await self._by_token(token)
                 if found is None:
                     raise errors.NotAuthenticated(
                         "访问令牌无效、已撤销或其用户已删除。",
                         "The access token is invalid, revoked, or its user was deleted.",
                     )
                 scope["principal"], scope["auth_method"] = found, "token"
-            elif isinstance(session.get(USER_KEY), int):
-                found = await run_in_threadpool(self._by_user, session[USER_KEY])
+            elif isinstance(user_id := session.get(USER_KEY), int):
+                found = await self._by_user(user_id)
                 if found is None:
                     session.clear()
                 else:
@@ -81,10 +97,31 @@ class AuthenticationMiddleware:
             return
         await self.app(scope, receive, send)
 
-    def _by_token(self, token: str) -> Principal | None:
+    async def _by_token(self, token: str) -> Principal | None:
+        digest = token_digest_of(token)
+        if digest is None:
+            return None
+        found = self.cache.token(digest)
+        if found is None:
+            generation = self.cache.generation
+            found = await run_in_threadpool(self._read_token, token)
+            if found is not None:
+                self.cache.put_token(digest, found, generation)
+        return found
+
+    async def _by_user(self, user_id: int) -> Principal | None:
+        found = self.cache.user(user_id)
+        if found is None:
+            generation = self.cache.generation
+            found = await run_in_threadpool(self._read_user, user_id)
+            if found is not None:
+                self.cache.put_user(found, generation)
+        return found
+
+    def _read_token(self, token: str) -> Principal | None:
         with transaction(self.platform.sessions) as db:
             return principal_for_token(db, token)
 
-    def _by_user(self, user_id: int) -> Principal | None:
+    def _read_user(self, user_id: int) -> Principal | None:
         with self.platform.sessions() as db:
             return principal_for_user(db, user_id)

@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from app import errors
 from app.identity import Principal, authenticate
+from app.identity.cache import forget_users
 from app.web import csrf
 from app.web.auth import USER_KEY, principal
 from app.web.errors import status_for
@@ -80,6 +81,9 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    user_id = request.session.get(USER_KEY)
+    if isinstance(user_id, int):
+        forget_users([user_id])
     chosen = request.session.get(LOCALE_KEY)
     request.session.clear()
     if chosen:
