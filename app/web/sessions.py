@@ -20,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE_NAME = "liantu_session"
 ISSUED_AT = "iat"
+VERIFIED_COOKIES = 4096
+"""How many verified cookies each process remembers (oldest forgotten first)."""
 
 
 def serializer(secret_key: str) -> URLSafeTimedSerializer:
@@ -48,6 +50,7 @@ class SessionMiddleware:
         self.max_age = max_age
         self.secure = secure
         self.clock = clock
+        self._verified: dict[str, str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -57,11 +60,11 @@ class SessionMiddleware:
         session, expired = self._load(raw)
         scope["session"] = session
         scope["session_expired"] = expired
-        before = json.dumps(session, sort_keys=True)
+        before = _canonical(session)
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                after = json.dumps(scope["session"], sort_keys=True)
+                after = _canonical(scope["session"])
                 if after != before or (raw is not None and not scope["session"]):
                     self._write(MutableHeaders(scope=message), scope["session"], had_cookie=raw is not None)
             await send(message)
@@ -76,16 +79,35 @@ class SessionMiddleware:
         """
         if not raw:
             return {}, False
-        try:
-            data = self.serializer.loads(raw)
-        except BadSignature:
-            return {}, False
-        if not isinstance(data, dict):
+        data = self._verify(raw)
+        if data is None:
             return {}, False
         issued = data.get(ISSUED_AT)
         if not isinstance(issued, int | float) or self.clock() - issued > self.max_age:
             return {}, "uid" in data
         return data, False
+
+    def _verify(self, raw: str) -> dict[str, Any] | None:
+        """The data of a correctly signed cookie, else None.
+
+        A browser sends the same cookie with every request (a viewer asks for hundreds of tiles), so
+        the payloads of recently verified cookies are kept: only a cookie whose signature checked out
+        is ever kept, and each request gets its own copy to change. The age is still judged per request.
+        """
+        known = self._verified.get(raw)
+        if known is None:
+            try:
+                data = self.serializer.loads(raw)
+            except BadSignature:
+                return None
+            if not isinstance(data, dict):
+                return None
+            known = _canonical(data)
+            if len(self._verified) >= VERIFIED_COOKIES:
+                del self._verified[next(iter(self._verified))]
+            self._verified[raw] = known
+        loaded: dict[str, Any] = json.loads(known)
+        return loaded
 
     def _write(self, headers: MutableHeaders, session: dict[str, Any], *, had_cookie: bool) -> None:
         cookie: SimpleCookie = SimpleCookie()
@@ -106,3 +128,7 @@ class SessionMiddleware:
         if self.secure:
             morsel["secure"] = True
         headers.append("set-cookie", morsel.OutputString())
+
+
+def _canonical(session: dict[str, Any]) -> str:
+    return json.dumps(session, sort_keys=True, separators=(",", ":"))

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,10 +31,11 @@ from app.intake.steps_record import READY, REJECTED, SPLIT
 from app.intake.steps_render import tile_prefix_of
 from app.intake_desk import numbering_report
 from app.policy import Action
-from app.web.auth import principal
+from app.web.auth import principal, principal_cache
 from app.web.i18n import catalogue, other_locale, translate
 from app.web.rendering import locale_of, platform_of, render
 from review.sheets.disciplines import discipline_by_code
+from storage.blobstore import BlobStore, LocalBlobStore
 from storage.errors import BlobNotFound
 from storage.models import DrawingFile, Round, Sheet, SheetRevision, Submission, TaskRun, TaskState
 
@@ -253,20 +255,30 @@ def _etag(key: str) -> str:
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:40] + '"'
 
 
+def _not_modified(request: Request, etag: str) -> bool:
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    presented = request.headers.get("if-none-match")
+    if not presented:
+        return False
+    return etag in [tag.strip().removeprefix("W/") for tag in presented.split(",")]
+
+
+def _read(store: BlobStore, key: str) -> bytes:
+    try:
+        with store.open(key) as stream:
+            return stream.read()
+    except BlobNotFound as exc:
+        raise NotFound("该图纸尚未生成", "this sheet has not been rendered yet") from exc
+
+
 def _blob(request: Request, key: str | None, media_type: str) -> Response:
     if not key:
         raise NotFound("该图纸尚未生成", "this sheet has not been rendered yet")
     etag = _etag(key)
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
-    if etag in [tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")]:
+    if _not_modified(request, etag):
         return Response(status_code=304, headers=headers)
-    try:
-        with platform_of(request).store.open(key) as stream:
-            body = stream.read()
-    except BlobNotFound as exc:
-        raise NotFound("该图纸尚未生成", "this sheet has not been rendered yet") from exc
-    return Response(body, media_type=media_type, headers=headers)
+    return Response(_read(platform_of(request).store, key), media_type=media_type, headers=headers)
 
 
 def _revision_keys(request: Request) -> tuple[str | None, str | None]:
@@ -282,21 +294,50 @@ def tiles_descriptor(request: Request) -> Response:
     return _blob(request, dzi, "application/xml")
 
 
-def tile(request: Request) -> Response:
-    # A viewer asks for hundreds of tiles per sheet: one query, with the policy's SQL face of the same
-    # rules as ``_revision``, both decides access and finds the pyramid.
-    who = principal(request)
+def _tile_pyramid(request: Request, who: Principal, revision_id: int) -> str | None:
+    # One query, with the policy's SQL face of the same rules as ``_revision``, both decides access
+    # and finds the pyramid.
     with platform_of(request).sessions() as db:
-        dzi = db.scalar(
+        return db.scalar(
             select(SheetRevision.tiles_key)
             .join(Sheet, Sheet.id == SheetRevision.sheet_id)
             .join(Submission, Submission.id == Sheet.submission_id)
-            .where(SheetRevision.id == request.path_params["revision_id"], policy.visible_submissions(who))
+            .where(SheetRevision.id == revision_id, policy.visible_submissions(who))
         )
-    if not dzi:
-        raise NotFound("没有该图纸，或尚未生成", "no such sheet, or it has not been rendered yet")
-    level, col, row = (int(request.path_params[name]) for name in ("level", "col", "row"))
-    return _blob(request, tile_key(tile_prefix_of(dzi), f"{level}/{col}_{row}.png"), "image/png")
+
+
+async def tile(request: Request) -> Response:
+    """One tile of the pyramid; a viewer asks for hundreds per sheet, so the common case does no database work.
+
+    "This principal may read revision R, whose pyramid is P" is kept in the principal cache for its
+    lifetime (and forgotten with the principal when the user changes): only the first tile of a sheet
+    pays for the access query. A tile of the local store is read on the event loop: a stat and a read
+    of a small file in the page cache cost less than the hop to a worker thread. Other stores are
+    read in a worker thread.
+    """
+    who = principal(request)
+    revision_id: int = request.path_params["revision_id"]
+    cache = principal_cache(request)
+    fact = ("tiles", revision_id)
+    dzi: str | None = cache.recall(who.user_id, fact)
+    if dzi is None:
+        generation = cache.generation
+        dzi = await run_in_threadpool(_tile_pyramid, request, who, revision_id)
+        if not dzi:
+            raise NotFound("没有该图纸，或尚未生成", "no such sheet, or it has not been rendered yet")
+        cache.remember(who.user_id, fact, dzi, generation)
+    params = request.path_params
+    key = tile_key(tile_prefix_of(dzi), f"{params['level']}/{params['col']}_{params['row']}.png")
+    etag = _etag(key)
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    store = platform_of(request).store
+    if isinstance(store, LocalBlobStore):
+        body = _read(store, key)
+    else:
+        body = await run_in_threadpool(_read, store, key)
+    return Response(body, media_type="image/png", headers=headers)
 
 
 def thumbnail(request: Request) -> Response:

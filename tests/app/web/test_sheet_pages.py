@@ -159,3 +159,48 @@ def test_another_organisation_gets_404(
     assert client.get(f"/submissions/{submission_id}/sheets").status_code == 404
     assert client.get(f"/api/v1/submissions/{submission_id}/intake").status_code == 404
     assert client.get(f"/sheet-revisions/{revisions[0]}").status_code == 404
+
+
+def test_tile_access_is_remembered_per_user_and_forgotten_with_the_user(
+    client: TestClient, web_platform: Platform, processed: tuple[int, list[int]]
+) -> None:
+    from sqlalchemy import event
+
+    from app.identity import find_user, set_user_active
+    from storage.db import transaction
+
+    _, revisions = processed
+    base = f"/api/v1/sheet-revisions/{revisions[0]}/tiles"
+    sign_in(client, web_platform, "designer")
+    first = client.get(f"{base}/0/0_0.png")
+    assert first.status_code == 200
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(web_platform.engine, "before_cursor_execute", count)
+    try:
+        again = client.get(f"{base}/0/0_0.png")
+        revalidated = client.get(f"{base}/0/0_0.png", headers={"If-None-Match": f"W/{first.headers['etag']}"})
+    finally:
+        event.remove(web_platform.engine, "before_cursor_execute", count)
+    assert statements == []  # the session's principal and the access decision are both remembered
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert again.headers["content-type"] == "image/png"
+    assert revalidated.status_code == 304
+    assert revalidated.headers["etag"] == first.headers["etag"]
+
+    # What the designer may read is remembered for the designer only.
+    sign_in(client, web_platform, "fire.signer")
+    assert client.get(f"{base}/0/0_0.png").status_code == 404
+    client.cookies.clear()
+    assert client.get(f"{base}/0/0_0.png").status_code == 401
+
+    sign_in(client, web_platform, "designer")
+    assert client.get(f"{base}/0/0_0.png").status_code == 200
+    with transaction(web_platform.sessions) as db:
+        set_user_active(db, find_user(db, "designer"), False)
+    assert client.get(f"{base}/0/0_0.png").status_code == 401
