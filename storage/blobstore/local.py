@@ -5,6 +5,15 @@ it in ``<root>/.liantu/meta/a/b/c.pdf.json``, stamped with the file's identity (
 modification time) so that a stale record is recognised and ignored rather than believed.
 Writes go to a temporary file in ``<root>/.liantu/tmp`` (same file system), are fsynced and then
 renamed into place, so readers see the old object or the new one, never a part.
+
+Durability: the file's bytes are always on disk before the rename, so after a crash a key names the
+whole object or nothing, never an empty or partial file (which a browser would then cache as
+immutable). The new name itself is fsynced (the folder) only for originals, which are the user's data
+and cannot be made again. A derived object (tile, sheet PDF, thumbnail) saves that second fsync, which
+was half the cost of writing a tile: a crash can at worst lose the names of the last objects written.
+On journalling file systems (ext4, XFS) renames reach the disk in the order they were made and every
+later fsync (the database's commit on the same disk, the next original) takes them along, so a pyramid's
+descriptor, written after its tiles, is never there without them; a lost descriptor is rendered again.
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(os.path.abspath(root))
+        self._root_text = str(self.root)
         self._temporary = self.root / _RESERVED_FOLDER / "tmp"
         self._metadata = self.root / _RESERVED_FOLDER / "meta"
 
@@ -129,7 +139,8 @@ class LocalBlobStore:
             with _unavailable_on_os_error("rename into place"), _key_conflict(key):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(written.path, target)
-                _fsync_folder(target.parent)
+                if is_original(key):
+                    _fsync_folder(target.parent)
         finally:
             written.path.unlink(missing_ok=True)
         return BlobInfo(
@@ -157,9 +168,10 @@ class LocalBlobStore:
     # -- reading ---------------------------------------------------------------------------------
 
     def open(self, key: str) -> BinaryIO:
-        path = self._path(key)
+        # Plain strings rather than Path objects: the web process opens a tile file per request.
+        path = os.path.join(self._root_text, *check_key(key).split("/"))
         try:
-            return path.open("rb")
+            return open(path, "rb")  # the caller closes it
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise _not_found(key) from None
 

@@ -57,3 +57,29 @@ def test_local_unwritable_folder_is_unavailable(tmp_path: Path) -> None:
         store.check()
     with pytest.raises(StoreUnavailable):
         store.put_stream("derived/a", io.BytesIO(b"a"), content_type="text/plain")
+
+
+def test_local_writes_sync_the_bytes_and_only_an_original_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        synced.append("folder" if stat.S_ISDIR(os.fstat(descriptor).st_mode) else "file")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    store = LocalBlobStore(tmp_path)
+    store.put_stream("derived/tiles/0/0_0.png", io.BytesIO(b"\x89PNG tile"), content_type="image/png")
+    assert synced == ["file"]
+    synced.clear()
+    info = store.put_original(io.BytesIO(PDF), content_type="application/pdf")
+    assert synced == ["file", "folder"]
+    with store.open(info.key) as stream:
+        assert stream.read() == PDF
+    with store.open("derived/tiles/0/0_0.png") as stream:
+        assert stream.read() == b"\x89PNG tile"
