@@ -26,6 +26,8 @@ from storage.models import (
     Markup,
     Submission,
     SubmissionState,
+    TrackReview,
+    TrackReviewState,
     User,
 )
 from tests.app.review_desk.makers import CLAUSE, RECT, SCRIPT, WebCase, make_web_case
@@ -335,6 +337,64 @@ def test_comment_state_machine_over_http(platform: Platform, browsers: dict[str,
     ]
     assert designer.get(f"/submissions/{case.submission_id}/comments", params={"status": "open"}).json()["items"] == []
     assert designer.get(f"/submissions/{case.submission_id}/comments", params={"round": "x"}).status_code == 400
+
+
+def test_comments_on_the_whole_submission(platform: Platform, browsers: dict[str, Browser]) -> None:
+    case = make_web_case(platform)
+    fire, airdef, designer = browsers["fire.reviewer"], browsers["airdef.reviewer"], browsers["designer"]
+    url = f"/submissions/{case.submission_id}/comments"
+    kept = fire.send(
+        "POST", "/comment-templates", json={"track": FIRE, "severity": "general", "text": "总平面消防车道"}
+    )
+    template_id = kept.json()["id"]
+    body = {"track": FIRE, "severity": "general", "text": "消防车道宽度不足 4 m", "template_id": template_id}
+
+    created = fire.send("POST", url, json=body)
+    assert created.status_code == 201, created.text
+    made = created.json()
+    assert (made["sheet_id"], made["sheet_revision_id"], made["sheet_number"]) == (None, None, None)
+    assert (made["round_number"], made["track"], made["status"]) == (1, FIRE, "open")
+    assert created.headers["etag"] == f'"{made["version"]}"'
+    assert fire.get(f"/comments/{made['id']}").json() == made  # the answer is what a later read gives
+    mine = fire.get("/comment-templates", params={"track": FIRE}).json()["items"]
+    assert [(t["id"], t["use_count"]) for t in mine] == [(template_id, 1)]
+    unknown = fire.send("POST", url, json={**body, "template_id": template_id + 1000})
+    assert unknown.status_code == 422
+    assert error_code(unknown) == "COMMENT_TEMPLATE_UNKNOWN"
+
+    # The same rules as on a sheet: one's own track, while its review is under way; others are not told it exists.
+    assert airdef.send("POST", url, json=body).status_code == 403
+    assert designer.send("POST", url, json=body).status_code == 403
+    assert browsers["construction.reviewer"].send("POST", url, json=body).status_code == 404  # not routed to them
+    assert [c["id"] for c in airdef.get(url).json()["items"]] == [made["id"]]
+    assert designer.get(url).json()["items"] == []  # not issued yet
+    with platform.sessions() as db, db.begin():
+        review = db.scalars(
+            select(TrackReview).where(TrackReview.round_id == case.round_id, TrackReview.track_code == FIRE)
+        ).one()
+        review.state = TrackReviewState.PASSED
+    late = fire.send("POST", url, json=body)
+    assert late.status_code == 409
+    assert error_code(late) == "conflict"
+    assert [c["id"] for c in fire.get(url).json()["items"]] == [made["id"]]
+    assert fire.get(f"/sheet-revisions/{case.revision_id}/comments").json()["items"] == []  # on no sheet
+
+
+def test_what_a_create_answers_is_what_a_read_gives(platform: Platform, browsers: dict[str, Browser]) -> None:
+    """Created markups and comments are answered from the rows in hand: the same documents as a later read."""
+    case = make_web_case(platform)
+    fire = browsers["fire.reviewer"]
+    drawn = draw(fire, case)
+    assert drawn.status_code == 201
+    assert fire.get(f"/markups/{drawn.json()['liantu']['id']}").json() == drawn.json()
+    written = fire.send(
+        "POST",
+        f"/sheet-revisions/{case.revision_id}/comments",
+        json={"track": FIRE, "severity": "general", "text": "见大样", "markup_ids": [drawn.json()["liantu"]["id"]]},
+    )
+    assert written.status_code == 201
+    assert written.json()["markup_ids"] == [drawn.json()["liantu"]["id"]]
+    assert fire.get(f"/comments/{written.json()['id']}").json() == written.json()
 
 
 def test_clauses_templates_and_context(platform: Platform, browsers: dict[str, Browser]) -> None:
