@@ -19,9 +19,9 @@ from starlette.routing import BaseRoute, Route
 
 from app.errors import Invalid, NotFound
 from app.permits import pending_issue
+from app.ratelimit import SharedLimiter
 from app.tasks.runs import OPEN_STATES
 from app.verification import (
-    RateLimiter,
     get_verification,
     latest_verification,
     public_record,
@@ -41,7 +41,10 @@ PUBLIC_MAX_AGE = dt.timedelta(hours=1)
 """The public page re-verifies the stored result when its last verification is older than this."""
 FORM_OVERHEAD = 64 * 1024
 
-limiter = RateLimiter()
+limiter = SharedLimiter(
+    "verify", ("验证次数过多，请稍后再试。", "Too many verifications from your address; please try again later.")
+)
+"""Public verifications per client address, shared by every web process (see :mod:`app.ratelimit`)."""
 
 
 def _client(request: Request) -> str:
@@ -195,7 +198,9 @@ def public_form(request: Request) -> Response:
 async def public_upload(request: Request) -> Response:
     platform = platform_of(request)
     settings = platform.settings
-    limiter.hit(_client(request), limit=settings.verify_attempts, window_seconds=settings.verify_window_seconds)
+    limiter.hit(
+        settings, _client(request), limit=settings.verify_attempts, window_seconds=settings.verify_window_seconds
+    )
     data, name = await _uploaded_pdf(request)
 
     def run() -> dict[str, Any]:
