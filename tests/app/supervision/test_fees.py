@@ -18,7 +18,7 @@ from app.fees.receipt import receipt_pdf
 from app.settings import Settings, load_settings
 from review.fees.fake_gateway import FakeGateway
 from storage.blobstore import LocalBlobStore
-from storage.models import AuditEvent, FeeInvoice, Notification, PaymentEvent, PaymentNonce
+from storage.models import AuditEvent, FeeInvoice, Notification, PaymentEvent, PaymentNonce, Round, TrackReview
 from tests.app.supervision.world import World, make_submission, make_world
 
 NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)
@@ -216,3 +216,29 @@ def test_receipt_pdf(session: Session, world: World, tmp_path: Path) -> None:
     for expected in ("审查费缴费凭证", invoice.number, "¥16,000.00", "消防设计审查费", "银行转账", "BANK-ICBC-7"):
         assert expected in text
     assert receipt_pdf(session, store, world.designer, submission_id)[1] == data  # read back from the store
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a supplementary invoice (补充收费) is a second invoice of the submission, and"
+    " fee_invoices.submission_id is unique: it needs a schema change",
+)
+def test_a_track_added_in_a_later_round_is_charged_before_its_review_starts(session: Session, world: World) -> None:
+    """Round 2 accepted with a new civil air defence sheet: open_round adds the track, its fee is due."""
+    submission_id = _setup(session, world)  # fire and construction, ¥16,000
+    fees.confirm_bank_transfer(session, world.clerk, submission_id, reference="ICBC-001", amount="16000")
+    round_1 = session.scalars(select(Round).where(Round.submission_id == submission_id)).one()
+    round_1.closed_at = NOW
+    round_2 = Round(submission_id=submission_id, number=2)
+    session.add(round_2)
+    session.flush()
+    session.add_all(TrackReview(round_id=round_2.id, track_code=code) for code in ("fire", "civil_air_defence"))
+    session.commit()
+
+    with pytest.raises(Conflict, match="审查费"):
+        fees.check_review_may_start(session, submission_id)
+    invoices = session.scalars(select(FeeInvoice).where(FeeInvoice.submission_id == submission_id)).all()
+    assert [[line["track"] for line in invoice.lines] for invoice in invoices] == [
+        ["construction", "fire"],
+        ["civil_air_defence"],
+    ]
