@@ -27,7 +27,8 @@ from signing.result.model import (
     check_sheets,
     check_slots,
 )
-from signing.result.mupdf import Document, pymupdf
+from signing.result.mupdf import pymupdf
+from signing.result.objects import one_content_stream_per_page, unwrap_placed_pages
 from signing.result.sheets import append_sheets
 from signing.result.typeset import Typesetter
 from signing.sign import SignatureFieldSpec, prepare_result
@@ -69,7 +70,8 @@ def compose_result(
         draw_manifest(doc, typesetter, data, sheets)
         append_sheets(doc, typesetter, data, sheets=sheets, qr=qr, limits=limits)
         typesetter.burn(doc)
-        _one_content_stream_per_page(doc)
+        one_content_stream_per_page(doc)
+        unwrap_placed_pages(doc)
         doc.set_metadata(
             {
                 "title": f"{TITLE}（{data.review_number}）",
@@ -87,23 +89,6 @@ def compose_result(
         return pdf
     finally:
         doc.close()
-
-
-def _one_content_stream_per_page(doc: Document) -> None:
-    """Join each page's content streams into one new stream.
-
-    PyMuPDF adds a stream for every drawing call (a certificate page had 28). Each is an object
-    that pyHanko's difference analysis reads and walks again for every revision when the sealed
-    result is validated; the unreferenced originals are dropped when the document is saved.
-    """
-    for page in doc:
-        xrefs = page.get_contents()
-        if len(xrefs) < 2:
-            continue
-        joined = doc.get_new_xref()
-        doc.update_object(joined, "<<>>")
-        doc.update_stream(joined, b"\n".join(doc.xref_stream(xref) for xref in xrefs))
-        doc.xref_set_key(page.xref, "Contents", f"{joined} 0 R")
 
 
 def signature_fields(slots: Sequence[SealSlot]) -> list[SignatureFieldSpec]:
