@@ -162,17 +162,18 @@ def _concluded_in(period: Period) -> tuple[ColumnElement[bool], ...]:
 
 
 def _reviewer_names(session: Session, period: Period) -> dict[int, tuple[str, ...]]:
-    names: dict[int, list[str]] = defaultdict(list)
-    rows = session.execute(
-        select(TrackReviewer.track_review_id, User.display_name)
-        .join(User, User.id == TrackReviewer.user_id)
+    """Reviewers of each review concluded in ``period``, by name (users are few; their pairs with reviews are not)."""
+    pairs = session.execute(
+        select(TrackReviewer.track_review_id, TrackReviewer.user_id)
         .join(TrackReview, TrackReview.id == TrackReviewer.track_review_id)
         .where(*_concluded_in(period))
-        .order_by(User.display_name)
-    ).tuples()
-    for review_id, name in rows:
-        names[review_id].append(name)
-    return {review_id: tuple(people) for review_id, people in names.items()}
+    ).all()
+    users = {user_id for _, user_id in pairs}
+    display = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(users))).tuples().all())
+    names: dict[int, list[str]] = defaultdict(list)
+    for review_id, user_id in pairs:
+        names[review_id].append(display[user_id])
+    return {review_id: tuple(sorted(people)) for review_id, people in names.items()}
 
 
 def _pauses(session: Session, period: Period) -> dict[int, list[tuple[dt.datetime, dt.datetime | None]]]:
@@ -271,7 +272,7 @@ def concluded_records(
             .join(Submission, Submission.id == Round.submission_id)
             .join(Project, Project.id == Submission.project_id)
             .where(*_concluded_in(period))
-            .order_by(TrackReview.concluded_at, TrackReview.id)
+            .order_by(TrackReview.id)  # any stable order: no figure depends on it
         )
         .tuples()
         .all()
