@@ -156,7 +156,8 @@ def test_a_project_without_construction_unit_shows_and_is_completed_on_the_edit_
 
     edit = client.get(f"{project_url}/edit")
     assert edit.status_code == 200
-    assert 'value="JC-2026-0101"' in edit.text
+    assert f'action="{project_url}"' in edit.text
+    assert re.search(r'id="f-code"[^>]*value="JC-2026-0101"[^>]*readonly', edit.text)
     assert 'value="12500"' in edit.text  # figures as entered, not 12500.0
     assert 'value="18.6"' in edit.text
     token = csrf_token(client, f"{project_url}/edit")
