@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tile_serving import ROOT, SECRET_KEY, liantu_env, start_liantu
+from bench_tile_serving import ROOT, SECRET_KEY, Server, free_port, liantu_env, wait_until_up
 
 POSTGRES_URL = os.environ.get("LIANTU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TRACKS = ("fire", "civil_air_defence", "construction")
@@ -364,10 +364,26 @@ def _drop(handle: object) -> None:
     admin.dispose()
 
 
+def start_liantu(env: dict[str, str], start_seconds: float, workers: int = 2) -> Server:
+    """``liantu serve`` with ``workers`` processes; on a busy machine importing the app alone can take a minute."""
+    import subprocess
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        env={**env, "LIANTU_HOST": "127.0.0.1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until_up(f"http://127.0.0.1:{port}/healthz", process, deadline_s=start_seconds)
+    return Server(process, port)
+
+
 def run_database(label: str, work: Path, database_url: str, args: argparse.Namespace) -> list[Outcome]:
     data_dir = work / label
     plan = prepare(data_dir, database_url, args.reviewers)
-    server = start_liantu(liantu_env(data_dir, database_url))
+    server = start_liantu(liantu_env(data_dir, database_url), args.start_seconds)
     outcomes = []
     try:
         base = f"http://127.0.0.1:{server.port}"
@@ -391,6 +407,7 @@ def main() -> None:
     parser.add_argument("--flat-seconds", type=float, default=10.0, help="length of the load without pauses")
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--start-seconds", type=float, default=300.0, help="how long the server may take to start")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     outcomes: list[Outcome] = []
