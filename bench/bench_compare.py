@@ -7,16 +7,19 @@ its own. The DXF revisions are written and read back with renumbered handles, as
 
     .venv/bin/python bench/bench_compare.py [--paths 60000] [--dpi 96]
 
-``raster`` uses the default options (full antialiasing); ``raster-aa2`` renders with 2 antialiasing bits,
-faster but noisier on real drawings (see ``RasterCompareOptions.antialias``). ``render`` is the peer: PyMuPDF
+``raster`` uses the default options (2 antialiasing bits, hairlines drawn a pixel wide, threshold 64, a 2-pixel
+opening of the changed pixels); ``raster-aa8`` the former defaults (full antialiasing, threshold 48, no
+minimum line width, no opening), for comparison (see ``RasterCompareOptions``). ``render`` is the peer: PyMuPDF
 rendering both pages to grey pixmaps at the same resolution, the floor any picture comparison pays.
 ``job-pdf`` and ``job-dxf`` time what the platform's ``sheet_revision.compare`` job computes for a sheet
-(:func:`app.rounds.compare.changes_between` plus the overlay PNG), from the stored bytes.
+(:func:`app.rounds.compare.changes_between` plus the overlay PNG composed by ``Compared.overlay``), from the
+stored bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import subprocess
@@ -110,14 +113,14 @@ def to_dxf(shapes: list[tuple[str, list[tuple[float, float]]]], renumber: int) -
 
 
 def _child(mode: str, old: str, new: str, dpi: float) -> None:
-    """Runs in the subprocess: prints 'seconds notes rectangles added removed changed peak_rss_kb'."""
+    """Runs in the subprocess: prints 'seconds cpu_seconds notes rectangles added removed changed peak_rss_kb'."""
     notes = "-"
     if mode == "render":
         import pymupdf
 
         from review.compare.regions import ChangeSet
 
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for path in (old, new):
             with pymupdf.open(path) as document:
                 document[0].get_pixmap(
@@ -126,46 +129,50 @@ def _child(mode: str, old: str, new: str, dpi: float) -> None:
         changes = ChangeSet(rectangles=(), method="render")
         notes = f"at_{dpi:g}_dpi"
     elif mode.startswith("job"):
-        from app.rounds.compare import _Side, changes_between, overlay_png
+        from app.rounds.compare import _Side, changes_between
 
         dxf = mode.endswith("dxf")
         pdf_old = Path(old).with_suffix(".pdf").read_bytes()
         pdf_new = Path(new).with_suffix(".pdf").read_bytes()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         sides = [
             _Side(pdf, "", Path(path).read_bytes() if dxf else None, "A-101")
             for pdf, path in ((pdf_old, old), (pdf_new, new))
         ]
-        changes, _ = changes_between(sides[0], sides[1])
+        found = changes_between(sides[0], sides[1])
+        changes = found.changes
         compared = time.perf_counter() - start
-        overlay_png(pdf_old, pdf_new, changes)
+        found.overlay(pdf_old, pdf_new)
         notes = f"(compare_{compared:.2f}_s,_overlay_PNG_{time.perf_counter() - start - compared:.2f}_s)"
     elif mode.startswith("raster"):
         from review.compare.raster import RasterCompareOptions, raster_changes
 
-        antialias = 2 if mode.endswith("aa2") else 8
+        options = RasterCompareOptions(dpi=dpi)
+        if mode.endswith("aa8"):
+            options = RasterCompareOptions(dpi=dpi, antialias=8, threshold=48, min_line_px=0.0, opening_px=0)
         old_pdf, new_pdf = Path(old).read_bytes(), Path(new).read_bytes()
-        start = time.perf_counter()
-        changes = raster_changes(old_pdf, 0, new_pdf, 0, RasterCompareOptions(dpi=dpi, antialias=antialias))
-        notes = f"at_{dpi:g}_dpi,_antialias_{antialias}"
+        start, cpu_start = time.perf_counter(), time.process_time()
+        changes = raster_changes(old_pdf, 0, new_pdf, 0, options)
+        notes = f"at_{dpi:g}_dpi,_antialias_{options.antialias}"
     else:
         from review.compare.entities import entity_changes
         from review.drawing.dxf_reader import ReadOptions, read_dxf
         from review.drawing.layouts import find_sheets
 
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         old_doc = read_dxf(Path(old).read_bytes(), ReadOptions(audit=False)).doc
         new_doc = read_dxf(Path(new).read_bytes(), ReadOptions(audit=False)).doc
         read_seconds = time.perf_counter() - start
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         sheets = (find_sheets(old_doc)[0], find_sheets(new_doc)[0])
         find_seconds = time.perf_counter() - start
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         changes = entity_changes(old_doc, new_doc, "A-101", sheets=sheets)
         notes = f"(+_reading_both_DXF_{read_seconds:.2f}_s,_find_sheets_on_both_{find_seconds:.2f}_s)"
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(seconds, notes, len(changes.rectangles), changes.added, changes.removed, changes.changed, peak)
+    print(seconds, cpu, notes, len(changes.rectangles), changes.added, changes.removed, changes.changed, peak)
     for r in changes.rectangles:
         print("rect", r.kind.value, *(f"{v * 25.4 / 72:.0f}" for v in r.bounds))
 
@@ -204,23 +211,25 @@ def main() -> None:
         modes = (
             ("render", "pdf"),
             ("raster", "pdf"),
-            ("raster-aa2", "pdf"),
+            ("raster-aa8", "pdf"),
             ("entities", "dxf"),
             ("job-pdf", "pdf"),
             ("job-dxf", "dxf"),
         )
         for mode, suffix in modes:
             figures, rects = _measure(mode, folder / f"old.{suffix}", folder / f"new.{suffix}", args.dpi)
-            seconds, notes, count, added, removed, changed, peak = figures
+            seconds, cpu, notes, count, added, removed, changed, peak = figures
             results[mode] = float(seconds)
             print(
-                f"{mode:10s}: {float(seconds):.2f} s {notes.replace('_', ' ')}; {count} rectangles"
-                f" (added {added}, removed {removed}, changed {changed}); peak RSS {int(peak) / 1024:.0f} MB"
+                f"{mode:10s}: {float(seconds):.2f} s (CPU {float(cpu):.2f} s) {notes.replace('_', ' ')};"
+                f" {count} rectangles (added {added}, removed {removed}, changed {changed});"
+                f" peak RSS {int(peak) / 1024:.0f} MB"
             )
             # Rectangles in mm from the top left of the sheet.
             for line in rects:
                 print("   ", line)
         print(f"raster compare / PyMuPDF render of both pages: {results['raster'] / results['render']:.2f}x")
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ compared entity by entity (:func:`review.compare.entity_changes`); otherwise the
 as pictures (:func:`review.compare.raster_changes`). The merged change rectangles are stored on the
 comparison (``regions``: ``x0, y0, x1, y1`` in sheet points of the new revision and ``what``: added,
 removed or changed), with an overlay image (old red, new blue, both black) under
-``derived/compare/<old sheet sha>-<new sheet sha>-<version>.png``, and the open comments of the previous
-revision are carried over (:func:`app.rounds.carry.carry_sheet`), all in one transaction with the run's
-completion. A DXF that cannot be read for the entity comparison falls back to the raster comparison, with a
-finding saying so.
+``derived/compare/<old sheet sha>-<new sheet sha>-<version>.png``, composed from the grey rasters the picture
+comparison already made (for an entity comparison, from two renders at the overlay's resolution), and the
+open comments of the previous revision are carried over (:func:`app.rounds.carry.carry_sheet`), all in one
+transaction with the run's completion. A DXF that cannot be read for the entity comparison falls back to the
+raster comparison, with a finding saying so.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pymupdf as _pymupdf
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,7 +28,16 @@ from app.errors import NotFound
 from app.intake.steps_read import splittable_kind
 from app.intake.steps_record import finding_json
 from app.rounds.carry import carry_sheet, rectangles
-from review.compare import ChangeSet, CompareError, entity_changes, overlay_pdf, raster_changes
+from review.compare import (
+    ChangeSet,
+    CompareError,
+    PageComparison,
+    RasterCompareOptions,
+    compare_pages,
+    entity_changes,
+    overlay_png,
+    render_grey,
+)
 from review.drawing.dxf_reader import ReadOptions, read_dxf
 from review.errors import ReviewError
 from review.filetypes import FileKind
@@ -37,13 +46,13 @@ from storage.blobstore import BlobStore
 from storage.db import transaction
 from storage.models import DrawingFile, RevisionComparison, SheetRevision, utcnow
 
-pymupdf: Any = _pymupdf
-
 COMPARE_REVISION = "sheet_revision.compare"
-COMPARE_VERSION = 1
+COMPARE_VERSION = 2
 """Raised when what the comparison stores changes, so that overlays are made again."""
 OVERLAY_DPI = 72.0
-"""Resolution of the overlay image; the viewer lays it over the tiles, so it needs no more."""
+"""Resolution of the overlay image after an entity comparison; the viewer lays it over the tiles, so it needs
+no more. After a picture comparison the overlay keeps the comparison's resolution (96 dpi): its rasters are
+reused as they are."""
 DXF_KINDS = (FileKind.DXF_ASCII, FileKind.DXF_BINARY)
 
 
@@ -78,7 +87,27 @@ def _side(db: Session, store: BlobStore, revision: SheetRevision) -> _Side:
     return _Side(pdf, hashlib.sha256(pdf).hexdigest(), dxf, revision.layout_name)
 
 
-def changes_between(old: _Side, new: _Side) -> tuple[ChangeSet, list[Finding]]:
+@dataclass(frozen=True)
+class Compared:
+    """What the job found for a sheet: the change set, findings about the comparison, the overlay PNG."""
+
+    changes: ChangeSet
+    findings: list[Finding]
+    pictures: PageComparison | None
+    """The grey rasters of a picture comparison, reused for the overlay; None after an entity comparison."""
+
+    def overlay(self, old_pdf: bytes, new_pdf: bytes) -> bytes:
+        """The overlay PNG: from the comparison's own rasters when it has them, else from two quick renders."""
+        if self.pictures is not None:
+            p = self.pictures
+            return overlay_png(p.old, p.new, self.changes, p.points_per_pixel)
+        options = RasterCompareOptions(dpi=OVERLAY_DPI)
+        old, _, _ = render_grey(old_pdf, 0, options)
+        new, _, _ = render_grey(new_pdf, 0, options)
+        return overlay_png(old, new, self.changes, 72.0 / OVERLAY_DPI)
+
+
+def changes_between(old: _Side, new: _Side) -> Compared:
     """The change set of two sheets: entity diff when both are DXF layouts, raster diff otherwise."""
     findings: list[Finding] = []
     if old.dxf is not None and new.dxf is not None:
@@ -86,7 +115,7 @@ def changes_between(old: _Side, new: _Side) -> tuple[ChangeSet, list[Finding]]:
             old_doc = read_dxf(old.dxf, ReadOptions(audit=False)).doc
             new_doc = read_dxf(new.dxf, ReadOptions(audit=False)).doc
             if old.layout_name == new.layout_name:
-                return entity_changes(old_doc, new_doc, new.layout_name), findings
+                return Compared(entity_changes(old_doc, new_doc, new.layout_name), findings, None)
             findings.append(
                 Finding(
                     "COMPARE_LAYOUT_RENAMED",
@@ -104,18 +133,8 @@ def changes_between(old: _Side, new: _Side) -> tuple[ChangeSet, list[Finding]]:
                     f"the entities could not be compared ({exc}); compared as pictures",
                 )
             )
-    return raster_changes(old.pdf, 0, new.pdf, 0), findings
-
-
-def overlay_png(old: bytes, new: bytes, changes: ChangeSet) -> bytes:
-    """Old and new in two colours with the change regions outlined, as one PNG."""
-    document = pymupdf.open(stream=overlay_pdf(old, 0, new, 0, changes, dpi=OVERLAY_DPI), filetype="pdf")
-    try:
-        pixmap = document[0].get_pixmap(matrix=pymupdf.Matrix(OVERLAY_DPI / 72.0, OVERLAY_DPI / 72.0), alpha=False)
-        data: bytes = pixmap.tobytes("png")
-    finally:
-        document.close()
-    return data
+    pictures = compare_pages(old.pdf, 0, new.pdf, 0)
+    return Compared(pictures.changes, findings, pictures)
 
 
 def overlay_key(old_sha256: str, new_sha256: str) -> str:
@@ -143,10 +162,11 @@ def compare_revision(
         previous_id = comparison.previous_revision_id
         old = _side(db, store, db.get_one(SheetRevision, previous_id))
         new = _side(db, store, db.get_one(SheetRevision, revision_id))
-    changes, findings = changes_between(old, new)
+    compared = changes_between(old, new)
+    changes, findings = compared.changes, compared.findings
     key = overlay_key(old.pdf_sha256, new.pdf_sha256)
     if not store.exists(key):
-        png = overlay_png(old.pdf, new.pdf, changes)
+        png = compared.overlay(old.pdf, new.pdf)
         store.put_stream(key, io.BytesIO(png), content_type="image/png", expected_size=len(png))
     regions = regions_json(changes)
     with transaction(sessions) as db:

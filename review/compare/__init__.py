@@ -10,8 +10,8 @@
 
 from review.compare.entities import EntityCompareOptions, entity_changes
 from review.compare.errors import CompareError, PageMissing, PageTooLarge, SheetMissing
-from review.compare.overlay import overlay_pdf, side_by_side
-from review.compare.raster import RasterCompareOptions, raster_changes
+from review.compare.overlay import overlay_pdf, overlay_png, side_by_side
+from review.compare.raster import PageComparison, RasterCompareOptions, compare_pages, raster_changes, render_grey
 from review.compare.regions import ChangeKind, ChangeRect, ChangeSet, meets, merge_rectangles
 
 __all__ = [
@@ -20,14 +20,18 @@ __all__ = [
     "ChangeSet",
     "CompareError",
     "EntityCompareOptions",
+    "PageComparison",
     "PageMissing",
     "PageTooLarge",
     "RasterCompareOptions",
     "SheetMissing",
+    "compare_pages",
     "entity_changes",
     "meets",
     "merge_rectangles",
     "overlay_pdf",
+    "overlay_png",
     "raster_changes",
+    "render_grey",
     "side_by_side",
 ]

@@ -44,14 +44,15 @@ class RasterCompareOptions:
     dpi: float = 96.0
     """Resolution of the comparison rasters. At 96 dpi a lone added or removed line of 0.5 pt (0.18 mm)
     is found; at 72 dpi only from 0.6 pt, at 120 dpi from 0.37 pt (0.13 mm)."""
-    threshold: int = 48
+    threshold: int = 64
     """Grey levels (0–255) a pixel must be darker than its darkest counterpart nearby to count as ink
     added or removed (after smoothing)."""
     smooth_px: int = 3
     """Edge (pixels) of the box filter both rasters are averaged with first; 1 turns it off. A line that
     straddles two pixel rows in one rendering (two half-grey rows) and falls on one row in the other (one
     dark row), or two close lines that merge into one row, keep their mean over 3 x 3 pixels. The price:
-    a lone line thinner than 0.5 pt at 96 dpi is diluted below ``threshold`` (see :attr:`dpi`)."""
+    a lone line thinner than a pixel would be diluted below ``threshold``, were it not drawn at least
+    :attr:`min_line_px` wide."""
     tolerance_px: int = 2
     """How far (pixels) ink may shift between renderings and still count as the same ink; 2 px at 96 dpi
     is 1.5 pt (0.5 mm on paper)."""
@@ -63,10 +64,21 @@ class RasterCompareOptions:
     """Changed regions closer than this (points) are united into one rectangle."""
     max_rectangles: int = 50
     """Most rectangles reported; more are merged further."""
-    antialias: int = 8
-    """MuPDF antialiasing bits (0–8) while rendering. Fewer bits render a dense sheet two to three times
-    as fast, but then glyphs and hatch lines of real drawings change shape with sub-pixel shifts and
-    show up as changes (dozens of false regions on a real site plan at 2 bits)."""
+    antialias: int = 2
+    """MuPDF antialiasing bits (0–8) while rendering. Two bits render a dense A1 sheet two to three times
+    as fast as eight. Alone, they make glyphs and hatch lines of real drawings change shape with sub-pixel
+    shifts (dozens of false regions on a real site plan); :attr:`min_line_px`, :attr:`threshold` and
+    :attr:`opening_px` together take that noise out again (``tests/review/compare/test_pdf_samples.py``
+    compares both settings on the shared sample drawings)."""
+    min_line_px: float = 1.0
+    """Lines thinner than this (pixels) are drawn this wide while rendering (MuPDF's minimum line width).
+    A lone hairline then keeps a full pixel of ink, which the 2-bit coverage of a 0.5 pt line would not:
+    lines down to 0.3 pt are found at 96 dpi, and :attr:`threshold` can be high enough to ignore the
+    coarse antialiasing."""
+    opening_px: int = 2
+    """Edge (pixels) of the square a changed mark must fill somewhere to count (a morphological opening of
+    the changed pixels): one-pixel slivers along glyph and hatch edges go, a changed line (smoothed over
+    :attr:`smooth_px`) stays. 0 or 1 turns it off."""
     max_pixels: int = 60_000_000
     """Refuse pages whose raster would be larger than this many pixels (A0 at 72 dpi is 4.8 M)."""
 
@@ -88,17 +100,18 @@ def _render(pdf: bytes, page_number: int, options: RasterCompareOptions) -> tupl
                 f"页面过大（{width:.0f} × {height:.0f} 点），无法在 {options.dpi:.0f} dpi 下比对",
                 f"the page is too large ({width:.0f} x {height:.0f} pt) to compare at {options.dpi:.0f} dpi",
             )
-        pix = _pixmap(page, zoom, options.antialias)
+        pix = _pixmap(page, zoom, options.antialias, options.min_line_px)
         samples = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
         return samples[:, : pix.width].copy(), width, height
     finally:
         document.close()
 
 
-def _pixmap(page: Any, zoom: float, antialias: int) -> Any:
+def _pixmap(page: Any, zoom: float, antialias: int, min_line_px: float = 0.0) -> Any:
     """The page in grey at ``zoom``; MuPDF's antialiasing level is process-wide, so it is given back."""
     before = pymupdf.TOOLS.show_aa_level()
     pymupdf.TOOLS.set_aa_level(antialias)
+    pymupdf.TOOLS.set_graphics_min_line_width(min_line_px)
     try:
         return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
     finally:
@@ -151,7 +164,26 @@ def changed_pixels(old: Gray, new: Gray, options: RasterCompareOptions) -> tuple
     new_i = new.astype(np.int16)
     added = new_i < _darkest_nearby(old, options.tolerance_px).astype(np.int16) - t
     removed = old_i < _darkest_nearby(new, options.tolerance_px).astype(np.int16) - t
+    if options.opening_px > 1:
+        added, removed = _opening(added, options.opening_px), _opening(removed, options.opening_px)
     return added, removed
+
+
+def _opening(mask: Mask, size: int) -> Mask:
+    """Pixels of ``mask`` that lie in some ``size`` x ``size`` square of set pixels (erosion, then dilation)."""
+    h, w = mask.shape
+    if h < size or w < size:
+        return np.zeros_like(mask)
+    eroded = mask[: h - size + 1, : w - size + 1].copy()
+    for dy in range(size):
+        for dx in range(size):
+            if dy or dx:
+                eroded &= mask[dy : h - size + 1 + dy, dx : w - size + 1 + dx]
+    out = np.zeros_like(mask)
+    for dy in range(size):
+        for dx in range(size):
+            out[dy : h - size + 1 + dy, dx : w - size + 1 + dx] |= eroded
+    return out
 
 
 def _cell_counts(mask: Mask, cell: int) -> npt.NDArray[np.int32]:
@@ -226,10 +258,61 @@ def compare_rasters(old: Gray, new: Gray, scale: float, options: RasterCompareOp
     kinds = ((added_counts > 0) * _ADDED + (removed_counts > 0) * _REMOVED).astype(np.uint8)
     found = []
     for (c0, r0, c1, r1), bits in _groups(added_counts + removed_counts, kinds, options.min_pixels):
-        x0, y0 = c0 * cell * scale, r0 * cell * scale
-        x1, y1 = min(c1 * cell, width) * scale, min(r1 * cell, height) * scale
+        # One cell of margin: the threshold leaves the faint outer edge of changed ink out of the cells, and
+        # an outline drawn on the ink's last pixel would hide it.
+        x0, y0 = max(c0 - 1, 0) * cell * scale, max(r0 - 1, 0) * cell * scale
+        x1, y1 = min((c1 + 1) * cell, width) * scale, min((r1 + 1) * cell, height) * scale
         found.append(((x0, y0, x1, y1), _kind(bits)))
     return found
+
+
+@dataclass(frozen=True)
+class PageComparison:
+    """A comparison with the grey rasters it was made from, so that pictures of it need no second render."""
+
+    changes: ChangeSet
+    """The changed regions found."""
+    old: Gray
+    """The old page in grey (white 255), as compared."""
+    new: Gray
+    """The new page in grey, as compared."""
+    points_per_pixel: float
+    """Sheet points per raster pixel (72 / dpi)."""
+
+
+def render_grey(pdf: bytes, page: int, options: RasterCompareOptions | None = None) -> tuple[Gray, float, float]:
+    """Page ``page`` of ``pdf`` in grey as the comparison renders it, with its width and height in points."""
+    return _render(pdf, page, options or RasterCompareOptions())
+
+
+def compare_pages(
+    old_pdf: bytes,
+    old_page: int,
+    new_pdf: bytes,
+    new_page: int,
+    options: RasterCompareOptions | None = None,
+) -> PageComparison:
+    """:func:`raster_changes`, keeping the two grey rasters."""
+    options = options or RasterCompareOptions()
+    old, old_w, old_h = _render(old_pdf, old_page, options)
+    new, new_w, new_h = _render(new_pdf, new_page, options)
+    findings = []
+    size_finding = page_size_finding((old_w, old_h), (new_w, new_h), new_page)
+    if size_finding is not None:
+        findings.append(size_finding)
+    found = compare_rasters(old, new, 72.0 / options.dpi, options)
+    rectangles = merge_rectangles(found, options.merge_distance_pt, options.max_rectangles)
+    changes = ChangeSet(
+        rectangles=rectangles,
+        method="raster",
+        added=sum(1 for r in rectangles if r.kind is ChangeKind.ADDED),
+        removed=sum(1 for r in rectangles if r.kind is ChangeKind.REMOVED),
+        changed=sum(1 for r in rectangles if r.kind is ChangeKind.CHANGED),
+        findings=tuple(findings),
+        page_width=new_w,
+        page_height=new_h,
+    )
+    return PageComparison(changes, old, new, 72.0 / options.dpi)
 
 
 def raster_changes(
@@ -240,22 +323,4 @@ def raster_changes(
     options: RasterCompareOptions | None = None,
 ) -> ChangeSet:
     """Where page ``new_page`` of ``new_pdf`` differs visibly from page ``old_page`` of ``old_pdf``."""
-    options = options or RasterCompareOptions()
-    old, old_w, old_h = _render(old_pdf, old_page, options)
-    new, new_w, new_h = _render(new_pdf, new_page, options)
-    findings = []
-    size_finding = page_size_finding((old_w, old_h), (new_w, new_h), new_page)
-    if size_finding is not None:
-        findings.append(size_finding)
-    found = compare_rasters(old, new, 72.0 / options.dpi, options)
-    rectangles = merge_rectangles(found, options.merge_distance_pt, options.max_rectangles)
-    return ChangeSet(
-        rectangles=rectangles,
-        method="raster",
-        added=sum(1 for r in rectangles if r.kind is ChangeKind.ADDED),
-        removed=sum(1 for r in rectangles if r.kind is ChangeKind.REMOVED),
-        changed=sum(1 for r in rectangles if r.kind is ChangeKind.CHANGED),
-        findings=tuple(findings),
-        page_width=new_w,
-        page_height=new_h,
-    )
+    return compare_pages(old_pdf, old_page, new_pdf, new_page, options).changes

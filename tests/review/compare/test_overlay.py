@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from review.compare.errors import PageMissing
-from review.compare.overlay import overlay_pdf, side_by_side
+from review.compare.overlay import overlay_pdf, overlay_png, side_by_side
 from review.compare.raster import raster_changes
 from tests.review.compare.conftest import DOOR, DOOR_SHIFT, PAGE, sheet_page
 
@@ -72,3 +72,49 @@ def test_pages_of_other_sizes_and_missing_pages() -> None:
     assert tuple(pymupdf.open(stream=pdf, filetype="pdf")[0].rect)[2:] == PAGE
     with pytest.raises(PageMissing):
         side_by_side(small, 1, small, 0)
+
+
+def test_overlay_png_from_the_comparison_rasters(revisions: tuple[bytes, bytes]) -> None:
+    import io
+
+    from review.compare.raster import compare_pages
+
+    old, new = revisions
+    compared = compare_pages(old, 0, new, 0)
+    png = overlay_png(compared.old, compared.new, compared.changes, compared.points_per_pixel)
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    assert picture.size == (compared.new.shape[1], compared.new.shape[0])
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    picture.save(SCREENSHOTS / "compare-overlay-png.png")
+    k = 1 / compared.points_per_pixel
+
+    def colour(x: float, y: float) -> tuple[int, int, int]:
+        """The darkest pixel within two pixels of (x, y) points: a line is one pixel wide at this resolution."""
+        near = [picture.getpixel((round(x * k) + dx, round(y * k) + dy)) for dx in range(-2, 3) for dy in range(-2, 3)]
+        r, g, b = min(near, key=sum)  # type: ignore[arg-type]
+        return r, g, b
+
+    middle = (DOOR.y0 + DOOR.y1) / 2
+    old_edge = colour(DOOR.x0, middle)
+    new_edge = colour(DOOR.x1 + DOOR_SHIFT, middle)
+    grid = colour(200, 50)
+    assert old_edge[0] > 150 > old_edge[2]  # red
+    assert new_edge[2] > 150 > new_edge[0]  # blue
+    assert max(grid) < 200
+    assert max(grid) - min(grid) < 20
+    assert colour(700, 300) == (255, 255, 255)
+    # The region outlines are drawn in their kind's colour.
+    orange = (255, 128, 0)
+    region = next(r for r in compared.changes.rectangles if r.kind.value == "changed")
+    assert colour(region.x0, (region.y0 + region.y1) / 2) == orange
+
+
+def test_side_by_side_outlines_the_changes_on_both_pages(revisions: tuple[bytes, bytes]) -> None:
+    old, new = revisions
+    changes = raster_changes(old, 0, new, 0)
+    page = pymupdf.open(stream=side_by_side(old, 0, new, 0, changes), filetype="pdf")[0]
+    outlined = [d["rect"] for d in page.get_drawings() if d.get("dashes") not in (None, "[] 0")]
+    region = changes.rectangles[0]
+    lefts = sorted(round(r.x0) for r in outlined)
+    assert round(region.x0) in lefts
+    assert round(region.x0 + PAGE[0] + 24) in lefts

@@ -6,7 +6,7 @@ import pymupdf
 import pytest
 
 from review.compare.overlay import overlay_pdf
-from review.compare.raster import raster_changes
+from review.compare.raster import RasterCompareOptions, raster_changes
 from review.compare.regions import meets
 from tests.review.compare.test_overlay import SCREENSHOTS
 
@@ -48,3 +48,42 @@ def test_a_note_added_to_a_real_sheet_is_the_only_change(site_plan: bytes) -> No
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     overlay = pymupdf.open(stream=overlay_pdf(site_plan, 0, new, 0, changes, dpi=100), filetype="pdf")[0]
     overlay.get_pixmap(dpi=50).save(SCREENSHOTS / "compare-overlay-site-plan.png")
+
+
+FULL_ANTIALIASING = RasterCompareOptions(antialias=8, threshold=48, min_line_px=0.0, opening_px=0)
+"""The settings before two-bit rendering became the default: slower, the reference for what must be found."""
+
+
+def _page(path: str, number: int) -> bytes:
+    from tests.conftest import sample
+
+    source = pymupdf.open(sample(path))
+    out = pymupdf.open()
+    out.insert_pdf(source, from_page=number, to_page=number)
+    data: bytes = out.tobytes()
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "number"),
+    [
+        (SITE_PLAN, 0),
+        ("pdf_drawings/pdfjs_autocad2014_farmhouse_set_25sheets.pdf", 10),
+        ("pdf_drawings/pdfjs_kompas3d_gost_title_block.pdf", 0),
+        ("pdf_drawings/qcad_flange_plot.pdf", 0),
+    ],
+)
+@pytest.mark.parametrize(("dx", "dy", "note"), [(0.3, 0.6, None), (0.6, 0.3, None), (0.4, 0.2, "REVISED 1.40 m")])
+def test_two_bit_defaults_find_the_regions_full_antialiasing_finds(
+    path: str, number: int, dx: float, dy: float, note: str | None
+) -> None:
+    # These pages gave 2 to 9 false regions with two bits alone (before the minimum line width, the higher
+    # threshold and the opening); now they must give what eight bits give, within a few points.
+    old = _page(path, number)
+    new = _redrawn(old, dx, dy, note=note)
+    fast = raster_changes(old, 0, new, 0).rectangles
+    full = raster_changes(old, 0, new, 0, FULL_ANTIALIASING).rectangles
+    assert len(fast) == len(full) == (1 if note else 0)
+    for a, b in zip(fast, full, strict=True):
+        assert a.kind is b.kind
+        assert max(abs(p - q) for p, q in zip(a.bounds, b.bounds, strict=True)) <= 6

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import numpy as np
 import pymupdf
 import pytest
 
 from review.compare.errors import CompareError, PageMissing
-from review.compare.raster import RasterCompareOptions, raster_changes
+from review.compare.raster import RasterCompareOptions, changed_pixels, compare_pages, raster_changes
 from review.compare.regions import ChangeKind, meets
 from review.errors import ReviewError, UnreadableDrawing
 from tests.review.compare.conftest import DOOR, DOOR_SHIFT, GRID_X, NEW_TEXT_AT, PAGE, sheet_page
@@ -99,3 +100,51 @@ def test_the_process_wide_antialiasing_level_is_given_back() -> None:
     before = pymupdf.TOOLS.show_aa_level()
     raster_changes(sheet_page(), 0, sheet_page(), 0, RasterCompareOptions(antialias=1))
     assert pymupdf.TOOLS.show_aa_level() == before
+
+
+@pytest.mark.parametrize(("width", "y"), [(0.3, 100.25), (0.4, 100.0), (0.5, 100.5)])
+def test_hairlines_are_found_at_two_antialiasing_bits(width: float, y: float) -> None:
+    # Drawn at least a pixel wide, a hairline keeps enough ink to pass the threshold after smoothing;
+    # without the minimum line width the 2-bit coverage of a 0.5 pt line is lost.
+    old = pymupdf.open()
+    old.new_page(width=400, height=300).draw_line((50, y), (350, y), width=width)
+    new = pymupdf.open()
+    new.new_page(width=400, height=300)
+    assert [r.kind for r in raster_changes(old.tobytes(), 0, new.tobytes(), 0).rectangles] == [ChangeKind.REMOVED]
+    thin = RasterCompareOptions(min_line_px=0.0)
+    assert raster_changes(old.tobytes(), 0, new.tobytes(), 0, thin).rectangles == ()
+
+
+def test_the_opening_drops_slivers_and_keeps_marks() -> None:
+    old = np.full((40, 40), 255, dtype=np.uint8)
+    new = old.copy()
+    new[5, 5:30] = 0  # a one-pixel sliver, as coarse antialiasing leaves along an edge
+    new[20:23, 5:30] = 0  # a line three pixels wide after smoothing
+    options = RasterCompareOptions(smooth_px=1, tolerance_px=0)
+    added, removed = changed_pixels(old, new, options)
+    assert not removed.any()
+    assert not added[5].any()
+    assert added[20:23, 5:30].all()
+    unopened, _ = changed_pixels(old, new, RasterCompareOptions(smooth_px=1, tolerance_px=0, opening_px=0))
+    assert unopened[5, 5:30].all()
+
+
+def test_compare_pages_keeps_the_rasters_it_compared() -> None:
+    old, new = sheet_page(), sheet_page(door_moved=True, new_text=True)
+    compared = compare_pages(old, 0, new, 0)
+    assert compared.changes == raster_changes(old, 0, new, 0)
+    assert compared.points_per_pixel == pytest.approx(72 / 96)
+    height, width = round(PAGE[1] * 96 / 72), round(PAGE[0] * 96 / 72)
+    assert abs(compared.old.shape[0] - height) <= 1
+    assert abs(compared.new.shape[1] - width) <= 1
+    assert compared.old.min() < 128 < compared.old.max()
+
+
+def test_regions_leave_a_margin_around_the_changed_ink() -> None:
+    # An outline drawn on the last pixel of the door would hide the very edge the reviewer looks for.
+    changes = raster_changes(sheet_page(), 0, sheet_page(door_moved=True), 0)
+    (region,) = changes.rectangles
+    assert region.x0 < DOOR.x0
+    assert region.x1 > DOOR.x1 + DOOR_SHIFT
+    assert region.y0 < DOOR.y0
+    assert region.y1 > DOOR.y1
