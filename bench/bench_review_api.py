@@ -20,6 +20,7 @@ After each load the rows are counted: every markup and comment answered 201 must
 nothing else (zero lost writes). Server, client and database share the machine's cores.
 
     .venv/bin/python bench/bench_review_api.py [--seconds 30] [--flat-seconds 10] [--reviewers 50]
+    .venv/bin/python bench/bench_review_api.py --in-process 200   # SQL statements and CPU per request, no HTTP
 """
 
 from __future__ import annotations
@@ -401,6 +402,79 @@ def run_database(label: str, work: Path, database_url: str, args: argparse.Names
     return outcomes
 
 
+def in_process(requests: int, database_url: str = "") -> None:
+    """The four calls through the ASGI app in this process, without HTTP: SQL statements and CPU time per request.
+
+    Independent of the machine's load: CPU time of this process (client, app and its worker threads), after a
+    warm-up, on a sheet holding ``requests`` markups (half of them clouds) by the end.
+    """
+    import httpx
+    from sqlalchemy import event
+
+    from app.platform import Platform
+    from app.settings import load_settings
+    from app.web import create_app
+
+    with tempfile.TemporaryDirectory(prefix="liantu-bench-api-") as folder:
+        handle = None
+        if database_url == "postgres":
+            database_url, handle = _postgres_database()
+        try:
+            data_dir = Path(folder) / "data"
+            plan = prepare(data_dir, database_url, 3)
+            platform = Platform(load_settings(liantu_env(data_dir, database_url)))
+            statements: list[str] = []
+            event.listen(platform.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+            reviewer = plan.reviewers[0]
+            api = f"/api/v1/sheet-revisions/{plan.revision_ids[0]}"
+            rng = random.Random(1)
+
+            async def run() -> None:
+                from app.web.sessions import COOKIE_NAME, encode_session
+
+                cookie = encode_session(
+                    SECRET_KEY, {"uid": reviewer.user_id, "csrf": reviewer.csrf, "iat": int(time.time())}
+                )
+                transport = httpx.ASGITransport(app=create_app(platform))
+                headers = {"Cookie": f"{COOKIE_NAME}={cookie}", "X-CSRF-Token": reviewer.csrf}
+                async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
+
+                    async def one(op: str) -> httpx.Response:
+                        if op == "create markup":
+                            body = {"track": reviewer.track, "markup": _markup(rng)}
+                            return await client.post(f"{api}/markups", json=body)
+                        if op == "create comment":
+                            body = {"track": reviewer.track, "severity": "general", "text": "疏散宽度不足，请复核"}
+                            return await client.post(f"{api}/comments", json=body)
+                        return await client.get(f"{api}/{op.split()[1]}")
+
+                    ops = ("create markup", "list markups", "create comment", "list comments")
+                    for op in ops:  # warm-up: imports, statement caches, the principal
+                        assert (await one(op)).status_code in (200, 201)
+                    cpu = dict.fromkeys(ops, 0.0)
+                    count = dict.fromkeys(ops, 0)
+                    for _ in range(requests):
+                        for op in ops:
+                            statements.clear()
+                            started = time.process_time()
+                            answer = await one(op)
+                            cpu[op] += time.process_time() - started
+                            count[op] = len(statements)
+                            assert answer.status_code in (200, 201), answer.text
+                    label = "PostgreSQL" if handle is not None else "SQLite"
+                    for op in ops:
+                        print(
+                            f"{label:<11} {op:<15} {count[op]:>3} SQL statements (the last), "
+                            f"{cpu[op] * 1000 / requests:6.2f} ms CPU per request"
+                        )
+
+            asyncio.run(run())
+            platform.close()
+        finally:
+            if handle is not None:
+                _drop(handle)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the paced load")
@@ -408,7 +482,18 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--start-seconds", type=float, default=300.0, help="how long the server may take to start")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        metavar="N",
+        help="instead of the load: N rounds of the four calls through the app in this process (SQL, CPU per request)",
+    )
     args = parser.parse_args()
+    if args.in_process:
+        in_process(args.in_process)
+        if not args.skip_postgres:
+            in_process(args.in_process, "postgres")
+        return
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="liantu-bench-api-") as folder:
