@@ -12,6 +12,7 @@ full tiles (200), revalidation (``If-None-Match`` with the tile's ETag → 304),
 the server and the database share the machine's cores, as they would on one small host.
 
     .venv/bin/python bench/bench_tile_serving.py [--seconds 10] [--connections 32]
+    .venv/bin/python bench/bench_tile_serving.py --in-process 3000   # CPU and SQL per tile, no HTTP, no wrk
 """
 
 from __future__ import annotations
@@ -372,11 +373,95 @@ http {{
     return Server(process, port)
 
 
+def in_process(requests: int) -> None:
+    """Tile requests through the ASGI app in this process, without HTTP: CPU time and SQL statements per tile.
+
+    Independent of the machine's load (CPU time of this process, which also runs the worker threads).
+    """
+    import asyncio
+
+    from sqlalchemy import event
+
+    from app.platform import Platform
+    from app.settings import load_settings
+    from app.web import create_app
+
+    with tempfile.TemporaryDirectory(prefix="liantu-bench-tiles-") as folder:
+        sheet = prepare_tiled_sheet(Path(folder) / "data")
+        platform = Platform(load_settings(liantu_env(Path(folder) / "data")))
+        app = create_app(platform)
+        statements = 0
+
+        def count(*_: object) -> None:
+            nonlocal statements
+            statements += 1
+
+        event.listen(platform.engine, "before_cursor_execute", count)
+        cookie = session_cookie(sheet.reviewer_id).encode()
+        prefix = f"/api/v1/sheet-revisions/{sheet.revision_id}/tiles/"
+
+        async def get(path: str, etag: str | None) -> int:
+            headers = [(b"host", b"bench"), (b"cookie", cookie)]
+            if etag:
+                headers.append((b"if-none-match", etag.encode()))
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "GET",
+                "scheme": "http",
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "root_path": "",
+                "headers": headers,
+                "client": ("127.0.0.1", 1),
+                "server": ("127.0.0.1", 80),
+                "state": {},
+            }
+            status = 0
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+
+            await app(scope, receive, send)  # type: ignore[arg-type]
+            return status
+
+        async def run(count: int, revalidate: bool) -> None:
+            for i in range(count):
+                name, etag = sheet.tiles[i % len(sheet.tiles)]
+                status = await get(prefix + name, etag if revalidate else None)
+                assert status == (304 if revalidate else 200), status
+
+        for revalidate in (False, True):
+            asyncio.run(run(len(sheet.tiles), revalidate))  # the first tile of a sheet pays for the access query
+            statements = 0
+            started = time.process_time()
+            asyncio.run(run(requests, revalidate))
+            spent = time.process_time() - started
+            print(
+                f"in-process {'304' if revalidate else '200'}: {spent * 1000 / requests:.3f} ms CPU per tile, "
+                f"{statements / requests:.2f} SQL statements per tile ({requests} requests)"
+            )
+        platform.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--in-process", type=int, metavar="N", default=0, help="only N requests through the ASGI app, no HTTP"
+    )
     args = parser.parse_args()
+    if args.in_process:
+        in_process(args.in_process)
+        return
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (Debian: apt-get install wrk nginx-light)")
