@@ -778,12 +778,20 @@ class ClockPause(Base):
 
 
 class FeeInvoice(Base):
-    """The review fee invoice of a submission, amounts in fen."""
+    """A review fee invoice of a submission, amounts in fen.
+
+    The initial invoice is issued when the submission is first accepted with a charged track; a later
+    round that brings tracks no earlier invoice covers gets a supplementary one (补充收费).
+    """
 
     __tablename__ = "fee_invoices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), unique=True)
+    """The round at whose acceptance the invoice was issued (one invoice at most per round)."""
+    kind: Mapped[str] = mapped_column(String(20), default="initial", server_default="initial")
+    """initial, or supplementary (补充收费) for tracks a later round added."""
     number: Mapped[str] = mapped_column(String(40), unique=True)
     total_fen: Mapped[int] = mapped_column(BigInteger)
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
