@@ -788,8 +788,8 @@ class FeeInvoice(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
-    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), unique=True)
-    """The round at whose acceptance the invoice was issued (one invoice at most per round)."""
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
+    """The round at whose acceptance the invoice was issued."""
     kind: Mapped[str] = mapped_column(String(20), default="initial", server_default="initial")
     """initial, or supplementary (补充收费) for tracks a later round added."""
     number: Mapped[str] = mapped_column(String(40), unique=True)

@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-28 00:07:15.358661
 
-An invoice now records the round at whose acceptance it was issued (at most one per round) and its
+An invoice now records the round at whose acceptance it was issued and its
 kind, initial or supplementary. Existing invoices are all initial; each is given the latest round of
 its submission opened before it was issued (else the first round).
 """
@@ -26,7 +26,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("kind", sa.String(length=20), server_default="initial", nullable=False))
         batch_op.drop_constraint("uq_fee_invoices_submission_id", type_="unique")
         batch_op.create_index(batch_op.f("ix_fee_invoices_submission_id"), ["submission_id"], unique=False)
-        batch_op.create_unique_constraint(batch_op.f("uq_fee_invoices_round_id"), ["round_id"])
+        batch_op.create_index(batch_op.f("ix_fee_invoices_round_id"), ["round_id"], unique=False)
         batch_op.create_foreign_key(batch_op.f("fk_fee_invoices_round_id_rounds"), "rounds", ["round_id"], ["id"])
 
     op.execute(
@@ -46,7 +46,7 @@ def downgrade() -> None:
         raise RuntimeError("supplementary fee invoices exist: the schema before 0006 cannot hold them")
     with op.batch_alter_table("fee_invoices", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_fee_invoices_round_id_rounds"), type_="foreignkey")
-        batch_op.drop_constraint(batch_op.f("uq_fee_invoices_round_id"), type_="unique")
+        batch_op.drop_index(batch_op.f("ix_fee_invoices_round_id"))
         batch_op.drop_index(batch_op.f("ix_fee_invoices_submission_id"))
         batch_op.create_unique_constraint("uq_fee_invoices_submission_id", ["submission_id"])
         batch_op.drop_column("kind")
