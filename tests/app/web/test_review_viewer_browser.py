@@ -389,6 +389,16 @@ def test_two_reviewers_see_each_others_markups_and_comments_live(chromium, site:
     a.get_by_test_id("comment-text").fill("")
     a.get_by_test_id("comment-template").select_option(index=1)
     assert a.get_by_test_id("comment-text").input_value() == "消防车道净宽不应小于 4.0 m"
+    template_id = int(a.get_by_test_id("comment-template").input_value())
+    a.evaluate("() => document.activeElement.blur()")
+    a.keyboard.press("Escape")  # the cloud already has its comment: this one is on the sheet
+    # The comment written from the template names it, so that its use is counted.
+    with a.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/comments")) as sent:
+        a.get_by_test_id("comment-submit").click()
+    assert sent.value.request.post_data_json["template_id"] == template_id
+    assert sent.value.ok, sent.value.text()
+    a.get_by_test_id("comment-text-shown").filter(has_text="消防车道净宽").first.wait_for(timeout=TIMEOUT_MS)
+    assert a.get_by_test_id("comment-template").input_value() == ""
     a.get_by_test_id("comment-text").fill("")
     a.screenshot(path=site.shots / "reviewer-a-cloud-comment.png")
     b.screenshot(path=site.shots / "reviewer-b-live.png")
@@ -601,6 +611,26 @@ def _second_round(site: Site) -> int:
         return new.id
 
 
+def _store_overlay(site: Site, revision_id: int) -> None:
+    """An overlay image for the comparison, as the compare job stores it (old red, new blue)."""
+    import io
+
+    import numpy as np
+
+    from review.compare import overlay_png
+
+    with site.platform.sessions() as db, db.begin():
+        comparison = db.get_one(RevisionComparison, revision_id)
+        old = np.full((420, 595), 255, dtype=np.uint8)
+        new = old.copy()
+        old[100:110, 100:300] = 0
+        new[200:210, 100:300] = 0
+        png = overlay_png(old, new, (), 72 / 36)
+        key = f"derived/compare/test-{revision_id}.png"
+        site.platform.store.put_stream(key, io.BytesIO(png), content_type="image/png", expected_size=len(png))
+        comparison.overlay_key = key
+
+
 def test_compare_with_the_previous_revision(chromium, site: Site) -> None:  # type: ignore[no-untyped-def]
     page = _signed_in(chromium, site, "fire.reviewer")
     if not _api_ready(page, site):
@@ -615,15 +645,45 @@ def test_compare_with_the_previous_revision(chromium, site: Site) -> None:  # ty
     page.get_by_test_id("compare-overlay").click()
     page.wait_for_selector("body[data-compare='overlay']", timeout=TIMEOUT_MS)
     assert page.evaluate("() => window.liantuViewer.viewer.world.getItemCount()") == 2
+    # No overlay image was stored for this revision: the old tiles are faded on top, and the legend says so,
+    # Chinese first.
+    legend = page.get_by_test_id("compare-legend")
+    assert legend.is_visible()
+    assert legend.inner_text().strip() == "旧版（半透明叠加） / Old revision (faded on top)"
+    assert not page.locator("[data-legend='old']").is_visible()
     page.screenshot(path=site.shots / "compare-overlay.png")
     page.get_by_test_id("compare-overlay").click()
     assert page.evaluate("() => window.liantuViewer.viewer.world.getItemCount()") == 1
+    assert not page.get_by_test_id("compare-legend").is_visible()
+    # Once the platform stored its two-colour image, the legend names the colours.
+    _store_overlay(site, revision_id)
+    page.get_by_test_id("compare-overlay").click()
+    page.wait_for_selector("body[data-compare='overlay']", timeout=TIMEOUT_MS)
+    rows = [page.locator(f"[data-legend='{key}']") for key in ("old", "new", "both")]
+    assert [row.inner_text().strip() for row in rows] == [
+        "旧版独有（红） / Only in the old revision (red)",
+        "新版独有（蓝） / Only in the new revision (blue)",
+        "两版相同（黑） / In both (black)",
+    ]
+    assert not page.locator("[data-legend='faded']").is_visible()
+    page.screenshot(path=site.shots / "compare-overlay-legend.png")
+    page.get_by_test_id("compare-overlay").click()
     # Side by side: a second viewer on the old revision that follows the first one.
     page.get_by_test_id("compare-side").click()
     page.wait_for_selector("body[data-compare='side']", timeout=TIMEOUT_MS)
     page.wait_for_function(
         "() => window.liantuViewer.compare.other.world.getItemAt(0)?.getFullyLoaded()", timeout=TIMEOUT_MS
     )
+    # The change region is drawn on the old half too, at the same place on its sheet.
+    old_region = page.locator("#compare-viewer [data-testid='change-region']")
+    old_region.wait_for(timeout=TIMEOUT_MS)
+    new_region = page.locator("#sheet-viewer [data-testid='change-region']")
+    assert page.get_by_test_id("change-region").count() == 2
+    old_box, new_box = old_region.bounding_box(), new_region.bounding_box()
+    assert old_box is not None
+    assert new_box is not None
+    assert abs(old_box["width"] - new_box["width"]) < 2
+    assert abs(old_box["y"] - new_box["y"]) < 2
     page.screenshot(path=site.shots / "compare-side.png")
     page.keyboard.press("1")
     page.wait_for_function(

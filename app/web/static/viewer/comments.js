@@ -293,6 +293,8 @@ export class Comments {
       return;
     }
     body.markup_ids = [...this.markups.selected];
+    // The text came from the reviewer's template library: the server counts the template's use.
+    if (this.templateSelect.value) body.template_id = Number(this.templateSelect.value);
     try {
       await call("POST", `/api/v1/sheet-revisions/${this.context.id}/comments`, { json: body });
     } catch (error) {
@@ -300,10 +302,12 @@ export class Comments {
       return;
     }
     this.text.value = "";
+    this.templateSelect.value = "";
     this.clauses.clear();
     this.showChosen();
     this.notice.show([msg("saved"), ""], "info");
     await this.reload().catch(() => {});
+    await this.loadTemplates().catch(() => {}); // the use counts changed
   }
 
   async saveTemplate() {

@@ -1,5 +1,7 @@
-// Compare with the previous revision: an overlay of both in two colours, or two viewers side by side.
+// Compare with the previous revision: an overlay of both in two colours, or two viewers side by side, the
+// change regions drawn on both.
 import { msg } from "./i18n.js";
+import { SheetOverlay } from "./overlay.js";
 
 export class Compare {
   constructor(viewer, context, makeViewer) {
@@ -9,6 +11,8 @@ export class Compare {
     this.mode = null;
     this.overlayItem = null;
     this.other = null;
+    this.otherLayer = null;
+    this.legend = document.getElementById("compare-legend");
     this.syncing = false;
     const tools = document.getElementById("compare-tools");
     tools.hidden = false;
@@ -42,9 +46,12 @@ export class Compare {
       this.viewer.world.removeItem(this.overlayItem);
       this.overlayItem = null;
     }
+    this.legend.hidden = true;
+    delete document.body.dataset.compare;
     if (this.other) {
       this.other.destroy();
       this.other = null;
+      this.otherLayer = null;
       const element = document.getElementById("compare-viewer");
       element.hidden = true;
       element.replaceChildren();
@@ -71,8 +78,18 @@ export class Compare {
       success: (event) => {
         this.overlayItem = event.item;
         document.body.dataset.compare = "overlay";
+        this.showLegend(head && head.ok);
       },
     });
+  }
+
+  /** Which colour is which revision (the legend is in the page, Chinese first): the overlay image's colours
+   * (review/compare/overlay.py), or the faded old tiles when the platform has no overlay image yet. */
+  showLegend(coloured) {
+    for (const row of this.legend.querySelectorAll("[data-legend]")) {
+      row.hidden = coloured === (row.dataset.legend === "faded");
+    }
+    this.legend.hidden = false;
   }
 
   async side() {
@@ -91,7 +108,23 @@ export class Compare {
     other.addHandler("open", () => {
       this.viewer.viewport.goHome(true);
       this.sync(this.viewer, other);
+      this.drawOldChanges(other);
     });
     document.body.dataset.compare = "side";
+  }
+
+  /** The change regions on the old half too: removed ink is only seen there. Regions are in new-sheet points,
+   * both sheets aligned at the top left (as the comparison aligns them). */
+  drawOldChanges(other) {
+    if (other !== this.other || this.otherLayer) return;
+    const mine = this.viewer.world.getItemAt(0);
+    const theirs = other.world.getItemAt(0);
+    if (!mine || !theirs) return;
+    // Tiles of both revisions are cut at one resolution: the old sheet's width in points follows from its pixels.
+    const width = (this.context.width_pt * theirs.source.width) / mine.source.width;
+    const height = (width * theirs.source.height) / theirs.source.width;
+    this.otherLayer = new SheetOverlay(other, width, height);
+    this.otherLayer.root.classList.add("read-only");
+    this.otherLayer.showChanges(this.context.changes);
   }
 }
