@@ -378,6 +378,7 @@ def test_comments_on_the_whole_submission(platform: Platform, browsers: dict[str
     assert error_code(late) == "conflict"
     assert [c["id"] for c in fire.get(url).json()["items"]] == [made["id"]]
     assert fire.get(f"/sheet-revisions/{case.revision_id}/comments").json()["items"] == []  # on no sheet
+    assert fire.send("DELETE", f"/comment-templates/{template_id}").status_code == 204  # PostgreSQL's is shared
 
 
 def test_what_a_create_answers_is_what_a_read_gives(platform: Platform, browsers: dict[str, Browser]) -> None:
