@@ -433,3 +433,10 @@ def test_real_drawing_sets_keep_their_sheets_and_get_stamped() -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         stamped[0].get_pixmap(dpi=40).save(SCREENSHOTS / "result-sheet-farmhouse.png")
         stamped[-1].get_pixmap(dpi=20).save(SCREENSHOTS / "result-sheet-survey-a0.png")
+
+
+def test_pages_carry_one_content_stream_and_no_wrapper_forms(document) -> None:
+    # Fewer objects for pyHanko's difference analysis to walk at every revision (issue #5).
+    for page in document:
+        assert len(page.get_contents()) == 1
+        assert all(document.xref_stream(xref).strip() != b"/fullpage Do" for xref, *_ in page.get_xobjects())
