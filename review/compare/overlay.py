@@ -21,6 +21,7 @@ from PIL import Image, ImageChops, ImageDraw
 from review.compare.errors import PageMissing
 from review.compare.regions import ChangeKind, ChangeRect, ChangeSet
 from review.sheets.pdf_source import load_document
+from review.tiles.png import encode_pixels
 
 # PyMuPDF's annotations are partial; it is handled as untyped at this boundary.
 pymupdf: Any = _pymupdf
@@ -129,10 +130,8 @@ def overlay_png(
         colour = tuple(round(255 * c) for c in KIND_COLOURS[r.kind])
         box = [r.x0 / points_per_pixel, r.y0 / points_per_pixel, r.x1 / points_per_pixel, r.y1 / points_per_pixel]
         draw.rectangle(box, outline=colour, width=2)
-    buffer = io.BytesIO()
-    # Level 1: a sheet is mostly white, so the file stays small while encoding stays quick.
-    picture.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    # The tiles' PNG writer (ISA-L deflate): on an A1 sheet at 96 dpi a fraction of Pillow's zlib level 1 time.
+    return encode_pixels(np.asarray(picture))
 
 
 def side_by_side(
