@@ -30,6 +30,7 @@ from storage.models import (
     Round,
     Sheet,
     SheetRevision,
+    SubmissionState,
     TrackReview,
     TrackReviewer,
     TrackReviewState,
@@ -743,6 +744,9 @@ def test_the_designer_answers_an_issued_comment_with_an_attachment(  # type: ign
             select(TrackReview).where(TrackReview.round_id == round_id, TrackReview.track_code == "fire")
         ).one()
         review.comments_issued_at = dt.datetime.now(dt.UTC)  # the track issues its comments of the round
+        submission = db.get_one(Round, round_id).submission
+        state_before = submission.state
+        submission.state = SubmissionState.REVISING  # the designer answers while the submission is with them
 
     designer = _signed_in(chromium, site, "designer")
     _open(designer, site, "建施-02")
@@ -770,3 +774,5 @@ def test_the_designer_answers_an_issued_comment_with_an_attachment(  # type: ign
     assert reviewer.errors == []
     designer.context.close()
     reviewer.context.close()
+    with site.platform.sessions() as db, db.begin():
+        db.get_one(Round, round_id).submission.state = state_before  # the site's next tests review again
