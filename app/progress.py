@@ -1,7 +1,7 @@
 """The progress of a submission (办理进度): where it stands, what waits on whom, days left, and what happened.
 
 Everything is read from the records the other use cases keep (the submission and its rounds, track
-reviews, clock pauses, fee invoice, result signatures, permit and the audit log); nothing here writes.
+reviews, clock pauses, fee invoices, result signatures, permit and the audit log); nothing here writes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app import deadlines
+from app.fees import FeeState, fee_state, invoices_of
 from app.identity import Principal
 from app.projects import load_submission
 from app.settings import Settings
@@ -21,7 +22,6 @@ from review.deadlines import CalendarGap, DeadlineError, deadline_status
 from storage.models import (
     AuditEvent,
     ClockPause,
-    FeeInvoice,
     Organization,
     Permit,
     ResultSignature,
@@ -64,15 +64,6 @@ class Task(StrEnum):
     SIGN = "sign"
     ISSUE_PERMIT = "issue_permit"
     DONE = "done"
-
-
-class FeeState(StrEnum):
-    """States of a review fee invoice as the progress page names them."""
-
-    UNPAID = "unpaid"
-    PAID = "paid"
-    DEFERRED = "deferred"
-    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -143,16 +134,16 @@ def progress(
         .limit(1)
     )
     stopped_since = _aware(pause.started_at) if pause is not None else None
-    invoice = session.scalar(select(FeeInvoice).where(FeeInvoice.submission_id == submission.id))
+    fee = fee_state(invoices_of(session, submission.id))  # supplementary invoices (补充收费) count too
     tracks = _tracks(session, submission, moment, stopped=stopped_since is not None, settings=settings)
     return Progress(
         submission=submission,
-        waiting=_waiting(session, submission, tracks, invoice),
+        waiting=_waiting(session, submission, tracks, fee),
         tracks=tracks,
         timeline=_timeline(session, submission),
         rounds=len(submission.rounds),
         clock_stopped_since=stopped_since,
-        fee_state=invoice.state if invoice is not None else None,
+        fee_state=fee.value if fee is not None else None,
     )
 
 
@@ -217,10 +208,10 @@ SIMPLE_WAITS: dict[SubmissionState, Waiting] = {
 
 
 def _waiting(
-    session: Session, submission: Submission, tracks: tuple[TrackProgress, ...], invoice: FeeInvoice | None
+    session: Session, submission: Submission, tracks: tuple[TrackProgress, ...], fee: FeeState | None
 ) -> tuple[Waiting, ...]:
     state = submission.state
-    fee_open = invoice is not None and invoice.state == FeeState.UNPAID
+    fee_open = fee is FeeState.UNPAID
     pay = (Waiting(Party.DESIGNER, Task.PAY_FEE),) if fee_open else ()
     if state in SIMPLE_WAITS:
         return (SIMPLE_WAITS[state],)

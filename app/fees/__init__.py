@@ -1,11 +1,13 @@
-"""Review fees in the platform (审查费): an invoice per submission, payment, bank transfer, deferral.
+"""Review fees in the platform (审查费): invoices of a submission, payment, bank transfer, deferral.
 
 When the clerk accepts a submission, its invoice (缴费通知) is computed from the project's gross
 floor area and the tracks the sheets were routed to, with the fee schedule in use
-(:mod:`app.fees.config`), and the designers are told (FEE_DUE). The review starts only when the
-invoice is paid — through the payment gateway's signed callback (:mod:`app.fees.payments`) or by a
-bank transfer the clerk confirms — or when the clerk defers the fee (缓缴) with a reason
-(:func:`check_review_may_start`, called by :func:`app.intake_desk.start_review`).
+(:mod:`app.fees.config`), and the designers are told (FEE_DUE). A later round accepted with tracks
+no earlier invoice covers gets a supplementary invoice (补充收费) for those tracks, announced the
+same way. The review starts only when every invoice is paid — through the payment gateway's signed
+callback (:mod:`app.fees.payments`) or by a bank transfer the clerk confirms — or deferred by the
+clerk (缓缴) with a reason (:func:`check_review_may_start`, called by
+:func:`app.intake_desk.start_review`). Each invoice is paid, deferred and receipted on its own.
 
 Tracks the schedule has no fee for are not charged; a submission none of whose tracks is charged
 gets no invoice and needs none. Every change is audited; amounts are integer fen.
@@ -63,6 +65,13 @@ SETTLED = frozenset({FeeState.PAID, FeeState.DEFERRED})
 """States in which the review may start."""
 
 
+class InvoiceKind(StrEnum):
+    """Why an invoice was issued (stored in ``FeeInvoice.kind``)."""
+
+    INITIAL = "initial"  # 缴费通知, at the first acceptance
+    SUPPLEMENTARY = "supplementary"  # 补充收费, for tracks a later round added
+
+
 class PaymentMethod(StrEnum):
     GATEWAY = "gateway"  # 网上支付
     BANK_TRANSFER = "bank_transfer"  # 银行转账
@@ -104,19 +113,27 @@ def _link(submission_id: int) -> str:
 # Issuing ------------------------------------------------------------------------------------------
 
 
-def _routed(session: Session, submission_id: int) -> list[str]:
-    current = session.scalars(
+def _current_round(session: Session, submission_id: int) -> Round | None:
+    return session.scalars(
         select(Round).where(Round.submission_id == submission_id).order_by(Round.number.desc()).limit(1)
     ).first()
-    if current is None:
+
+
+def _routed(session: Session, round_: Round | None) -> list[str]:
+    if round_ is None:
         return []
-    return list(session.scalars(select(TrackReview.track_code).where(TrackReview.round_id == current.id)))
+    return list(session.scalars(select(TrackReview.track_code).where(TrackReview.round_id == round_.id)))
 
 
 def charged_tracks(session: Session, submission_id: int, schedule: FeeSchedule) -> list[str]:
-    """The routed tracks the schedule has a fee for, in the schedule's order."""
-    routed = set(_routed(session, submission_id))
+    """The tracks of the current round the schedule has a fee for, in the schedule's order."""
+    routed = set(_routed(session, _current_round(session, submission_id)))
     return [code for code in schedule.tracks if code in routed]
+
+
+def covered_tracks(invoices: Iterable[FeeInvoice]) -> set[str]:
+    """The tracks some invoice (not cancelled) already charges."""
+    return {str(line["track"]) for invoice in invoices if invoice.state != FeeState.CANCELLED for line in invoice.lines}
 
 
 def _allocate_number(session: Session, day: dt.date) -> str:
@@ -126,34 +143,66 @@ def _allocate_number(session: Session, day: dt.date) -> str:
     return format_invoice_number(day, sequence)
 
 
-def invoice_of(session: Session, submission_id: int) -> FeeInvoice | None:
-    return session.scalar(select(FeeInvoice).where(FeeInvoice.submission_id == submission_id))
+def invoices_of(session: Session, submission_id: int) -> list[FeeInvoice]:
+    """Every invoice of the submission in the order issued: the initial one first, then the supplementary ones."""
+    return list(
+        session.scalars(select(FeeInvoice).where(FeeInvoice.submission_id == submission_id).order_by(FeeInvoice.id))
+    )
+
+
+def invoice_of(session: Session, submission_id: int, number: str | None = None) -> FeeInvoice | None:
+    """One invoice of the submission: the one numbered ``number``; without a number, the first still
+    waiting for payment (unpaid, else deferred), else the latest. None when there is no such invoice."""
+    invoices = invoices_of(session, submission_id)
+    if number is not None:
+        return next((invoice for invoice in invoices if invoice.number == number), None)
+    for waiting in (FeeState.UNPAID, FeeState.DEFERRED):
+        found = next((invoice for invoice in invoices if invoice.state == waiting), None)
+        if found is not None:
+            return found
+    return invoices[-1] if invoices else None
+
+
+def fee_state(invoices: Iterable[FeeInvoice]) -> FeeState | None:
+    """Where the submission's fee stands as a whole: unpaid while any invoice is, else deferred while any
+    is, else paid (None without invoices)."""
+    states = {FeeState(invoice.state) for invoice in invoices if invoice.state != FeeState.CANCELLED}
+    for state in (FeeState.UNPAID, FeeState.DEFERRED, FeeState.PAID):
+        if state in states:
+            return state
+    return None
 
 
 def issue_invoice(
     session: Session, submission_id: int, *, settings: Settings | None = None, at: dt.datetime | None = None
 ) -> FeeInvoice | None:
-    """The submission's invoice, issued now if it has none yet and a fee is due.
+    """Charge the tracks of the current round that no earlier invoice covers, when the round is accepted.
 
-    None when nothing is charged, or when the project's gross floor area is not known yet
+    The first invoice of a submission is the initial one; a later round that brings new charged tracks
+    gets a supplementary invoice (补充收费) with its own number and lines for those tracks only. When
+    nothing new is charged, nothing is issued and the latest invoice is returned. None when the
+    submission has no invoice, or when the project's gross floor area is not known yet
     (:func:`check_review_may_start` then says so).
     """
-    existing = invoice_of(session, submission_id)
-    if existing is not None:
-        return existing
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise NotFound("没有该报审", "no such submission")
+    earlier = invoices_of(session, submission_id)
     schedule = fee_schedule(settings)
-    tracks = charged_tracks(session, submission_id, schedule)
+    covered = covered_tracks(earlier)
+    tracks = [code for code in charged_tracks(session, submission_id, schedule) if code not in covered]
     area = submission.project.gross_floor_area_m2
     if not tracks or not area or area <= 0:
-        return None
+        return earlier[-1] if earlier else None
+    supplementary = any(invoice.state != FeeState.CANCELLED for invoice in earlier)
     moment = at or utcnow()
     number = _allocate_number(session, moment.astimezone(SHANGHAI).date())
     computed = compute_invoice(repr(area), tracks, schedule, number=number)
+    round_ = _current_round(session, submission_id)
     invoice = FeeInvoice(
         submission_id=submission_id,
+        round_id=round_.id if round_ is not None else None,
+        kind=(InvoiceKind.SUPPLEMENTARY if supplementary else InvoiceKind.INITIAL).value,
         number=number,
         total_fen=computed.total_fen,
         lines=[
@@ -176,6 +225,7 @@ def issue_invoice(
     )
     session.add(invoice)
     session.flush()
+    what_zh, what_en = ("补充收费缴费通知", "supplementary invoice") if supplementary else ("缴费通知", "invoice")
     audit.record(
         session,
         actor_id=None,
@@ -183,18 +233,31 @@ def issue_invoice(
         action="fee.invoice",
         object_type="submission",
         object_id=submission_id,
-        summary=f"开具审查费缴费通知 {number}，应缴 {yuan(invoice.total_fen)} / invoice {number} issued",
+        summary=f"开具审查费{what_zh} {number}，应缴 {yuan(invoice.total_fen)} / {what_en} {number} issued",
     )
     project = submission.project
+    names_zh = "、".join(line.name_zh for line in computed.lines)
+    names_en = ", ".join(line.name_en for line in computed.lines)
     notify(
         session,
         designers_of(session, submission),
         Message(
             kind=NotificationKind.FEE_DUE,
-            subject_zh=f"{project.name}：请缴纳审查费 {yuan(invoice.total_fen)}",
-            subject_en=f"{project.name}: review fee of {yuan(invoice.total_fen)} due",
-            body_zh=f"缴费通知 {number} 已开具。缴费（或经受理窗口办理缓缴）后方可开始审查。",
-            body_en=f"Invoice {number} has been issued. The review starts once it is paid (or deferred by the clerk).",
+            subject_zh=f"{project.name}：请缴纳{'补充' if supplementary else ''}审查费 {yuan(invoice.total_fen)}",
+            subject_en=f"{project.name}: {'supplementary ' if supplementary else ''}review fee of"
+            f" {yuan(invoice.total_fen)} due",
+            body_zh=(
+                f"本轮新增审查专业（{names_zh}），补充收费缴费通知 {number} 已开具。"
+                if supplementary
+                else f"缴费通知 {number} 已开具。"
+            )
+            + "缴费（或经受理窗口办理缓缴）后方可开始审查。",
+            body_en=(
+                f"This round adds review tracks ({names_en}): supplementary invoice {number} has been issued."
+                if supplementary
+                else f"Invoice {number} has been issued."
+            )
+            + " The review starts once it is paid (or deferred by the clerk).",
             link=_link(submission_id),
             submission_id=submission_id,
         ),
@@ -204,25 +267,34 @@ def issue_invoice(
 
 
 def check_review_may_start(session: Session, submission_id: int, *, settings: Settings | None = None) -> None:
-    """Refuse (``Conflict``) to start the review while a fee is due and neither paid nor deferred."""
-    invoice = issue_invoice(session, submission_id, settings=settings)
-    if invoice is None:
-        submission = session.get(Submission, submission_id)
-        if submission is not None and charged_tracks(session, submission_id, fee_schedule(settings)):
-            area = submission.project.gross_floor_area_m2
-            if not area or area <= 0:
-                raise Conflict(
-                    "项目总建筑面积未填写，无法计算审查费，暂不能开始审查",
-                    "the project's gross floor area is not known, so the review fee cannot be computed;"
-                    " the review cannot start yet",
-                )
+    """Refuse (``Conflict``) to start the review while a fee is due and neither paid nor deferred.
+
+    Every invoice of the submission counts, the supplementary ones too; a charged track of the
+    current round that no invoice covers (the floor area is missing) holds the review as well.
+    """
+    issue_invoice(session, submission_id, settings=settings)
+    invoices = invoices_of(session, submission_id)
+    submission = session.get(Submission, submission_id)
+    if submission is not None:
+        covered = covered_tracks(invoices)
+        uncovered = [
+            code for code in charged_tracks(session, submission_id, fee_schedule(settings)) if code not in covered
+        ]
+        area = submission.project.gross_floor_area_m2
+        if uncovered and (not area or area <= 0):
+            raise Conflict(
+                "项目总建筑面积未填写，无法计算审查费，暂不能开始审查",
+                "the project's gross floor area is not known, so the review fee cannot be computed;"
+                " the review cannot start yet",
+            )
+    due = [invoice for invoice in invoices if invoice.state == FeeState.UNPAID]
+    if not due:
         return
-    if FeeState(invoice.state) in SETTLED:
-        return
+    numbers = "、".join(invoice.number for invoice in due)
+    total = yuan(sum(invoice.total_fen for invoice in due))
     raise Conflict(
-        f"审查费尚未缴纳（缴费通知 {invoice.number}，应缴 {yuan(invoice.total_fen)}）；"
-        "缴费或由受理窗口办理缓缴后方可开始审查",
-        f"the review fee is not paid (invoice {invoice.number}, {yuan(invoice.total_fen)} due);"
+        f"审查费尚未缴纳（缴费通知 {numbers}，应缴 {total}）；缴费或由受理窗口办理缓缴后方可开始审查",
+        f"the review fee is not paid (invoice {', '.join(invoice.number for invoice in due)}, {total} due);"
         " the review starts once it is paid or the clerk defers it",
     )
 
@@ -280,14 +352,14 @@ def mark_paid(
     )
 
 
-def _clerk_invoice(session: Session, actor: Principal, submission_id: int) -> FeeInvoice:
+def _clerk_invoice(session: Session, actor: Principal, submission_id: int, number: str | None) -> FeeInvoice:
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise NotFound("没有该报审", "no such submission")
     policy.require(actor, Action.INTAKE, submission=submission)
-    invoice = invoice_of(session, submission_id)
+    invoice = invoice_of(session, submission_id, number or None)
     if invoice is None:
-        raise NotFound("该报审没有待缴的审查费", "this submission has no review fee invoice")
+        raise NotFound("该报审没有该审查费缴费通知", "this submission has no such review fee invoice")
     return invoice
 
 
@@ -306,10 +378,19 @@ def parse_yuan(text: str) -> int:
 
 
 def confirm_bank_transfer(
-    session: Session, actor: Principal, submission_id: int, *, reference: str, amount: str
+    session: Session,
+    actor: Principal,
+    submission_id: int,
+    *,
+    reference: str,
+    amount: str,
+    number: str | None = None,
 ) -> FeeInvoice:
-    """The clerk confirms a bank transfer (银行转账) of the whole amount, with the bank's reference."""
-    invoice = _clerk_invoice(session, actor, submission_id)
+    """The clerk confirms a bank transfer (银行转账) of an invoice's whole amount, with the bank's reference.
+
+    ``number`` names the invoice; without it, the first one waiting for payment.
+    """
+    invoice = _clerk_invoice(session, actor, submission_id, number)
     ref = " ".join(reference.split())
     if not ref or len(ref) > REFERENCE_LIMIT:
         raise Invalid(
@@ -353,9 +434,14 @@ def confirm_bank_transfer(
     return invoice
 
 
-def defer_fee(session: Session, actor: Principal, submission_id: int, *, reason: str) -> FeeInvoice:
-    """The clerk defers the fee (缓缴) with a reason; the review may then start. Audited."""
-    invoice = _clerk_invoice(session, actor, submission_id)
+def defer_fee(
+    session: Session, actor: Principal, submission_id: int, *, reason: str, number: str | None = None
+) -> FeeInvoice:
+    """The clerk defers an invoice (缓缴) with a reason; once none is unpaid the review may start. Audited.
+
+    ``number`` names the invoice; without it, the first one waiting for payment.
+    """
+    invoice = _clerk_invoice(session, actor, submission_id, number)
     text = " ".join(reason.split())
     if not text:
         raise Invalid("请填写缓缴理由", "enter the reason for deferring the fee")
@@ -392,38 +478,56 @@ class FeeView:
 
     submission: Submission
     project: Project
-    invoice: FeeInvoice | None
+    invoices: tuple[FeeInvoice, ...]
+    """Every invoice of the submission, the initial one first."""
     events: tuple[PaymentEvent, ...]
-    """Payment callbacks and confirmations, newest first (for the clerk)."""
-    can_pay: bool
-    """The actor is a designer of the project and the invoice waits for payment."""
+    """Payment callbacks and confirmations of all its invoices, newest first (for the clerk)."""
+    designer: bool
+    """The actor is a designer of the project, who pays."""
     can_settle: bool
     """The actor is an intake clerk: may confirm a bank transfer or defer."""
 
     @property
-    def example_schedule(self) -> bool:
-        return bool(self.invoice and self.invoice.lines and self.invoice.lines[0].get("example_schedule"))
+    def state(self) -> FeeState | None:
+        return fee_state(self.invoices)
+
+    @property
+    def can_pay(self) -> bool:
+        """Some invoice waits for the designer's payment."""
+        return any(self.payable(invoice) for invoice in self.invoices)
+
+    def payable(self, invoice: FeeInvoice) -> bool:
+        return self.designer and invoice.state in (FeeState.UNPAID, FeeState.DEFERRED)
+
+    def invoice_number(self, event: PaymentEvent) -> str:
+        """The number of the invoice a payment event concerns (blank for a callback naming none of them)."""
+        return next((invoice.number for invoice in self.invoices if invoice.id == event.invoice_id), "")
+
+    def example_schedule(self, invoice: FeeInvoice) -> bool:
+        return bool(invoice.lines and invoice.lines[0].get("example_schedule"))
 
 
 def fee_view(session: Session, actor: Principal, submission_id: int) -> FeeView:
-    """The fee of a submission the actor may see (else ``NotFound``)."""
+    """The fees of a submission the actor may see (else ``NotFound``)."""
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise NotFound("没有该报审", "no such submission")
     policy.require(actor, Action.VIEW_SUBMISSION, submission=submission)
-    invoice = invoice_of(session, submission_id)
+    invoices = invoices_of(session, submission_id)
     clerk = policy.can(actor, Action.INTAKE, submission=submission)
     designer = policy.can(actor, Action.SUBMIT, submission=submission)  # the project's own designers
     events: Iterable[PaymentEvent] = ()
-    if invoice is not None and clerk:
+    if invoices and clerk:
         events = session.scalars(
-            select(PaymentEvent).where(PaymentEvent.invoice_id == invoice.id).order_by(PaymentEvent.id.desc())
+            select(PaymentEvent)
+            .where(PaymentEvent.invoice_id.in_([invoice.id for invoice in invoices]))
+            .order_by(PaymentEvent.id.desc())
         )
     return FeeView(
         submission=submission,
         project=submission.project,
-        invoice=invoice,
+        invoices=tuple(invoices),
         events=tuple(events),
-        can_pay=designer and invoice is not None and invoice.state in (FeeState.UNPAID, FeeState.DEFERRED),
+        designer=designer,
         can_settle=clerk,
     )

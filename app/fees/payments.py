@@ -216,9 +216,10 @@ def _apply(
 # The fake gateway (development) ---------------------------------------------------------------------
 
 
-def fake_order(session: Session, submission_id: int, settings: Settings) -> PaymentOrder:
-    """The order the fake gateway shows for the submission's invoice (``NotFound`` when there is none)."""
-    invoice = invoice_of(session, submission_id)
+def fake_order(session: Session, submission_id: int, settings: Settings, number: str | None = None) -> PaymentOrder:
+    """The order the fake gateway shows for invoice ``number`` of the submission (without it, the first
+    one waiting for payment); ``NotFound`` when there is none."""
+    invoice = invoice_of(session, submission_id, number or None)
     if invoice is None:
         raise NotFound("该报审没有待缴的审查费", "this submission has no review fee invoice")
     gateway = FakeGateway(settings.effective_payment_secret)

@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app import policy
 from app.errors import Conflict, NotFound
-from app.fees import FeeState, invoice_of, yuan
+from app.fees import FeeState, InvoiceKind, invoice_of, invoices_of, yuan
 from app.identity.principal import Principal
 from app.policy import Action
 from review.deadlines.clock import SHANGHAI
@@ -59,8 +59,10 @@ def receipt_html(invoice: FeeInvoice, submission: Submission) -> str:
     method = {"gateway": "网上支付 Online payment", "bank_transfer": "银行转账 Bank transfer"}.get(
         invoice.payment_method or "", invoice.payment_method or "—"
     )
+    kind = "补充收费 Supplementary" if invoice.kind == InvoiceKind.SUPPLEMENTARY else "首次收费 Initial"
     rows = [
         ("缴费通知编号 Invoice number", invoice.number),
+        ("收费类别 Kind", kind),
         ("项目编号 Project code", project.code),
         ("项目名称 Project", project.name),
         ("报审编号 Review number", submission.review_number or f"#{submission.id}"),
@@ -115,13 +117,22 @@ def receipt_key(invoice: FeeInvoice) -> str:
     return f"receipts/{invoice.number}.pdf"
 
 
-def receipt_pdf(session: Session, store: BlobStore, actor: Principal, submission_id: int) -> tuple[str, bytes]:
-    """File name and bytes of the receipt; ``NotFound`` when the fee is not paid (or the submission not visible)."""
+def receipt_pdf(
+    session: Session, store: BlobStore, actor: Principal, submission_id: int, number: str | None = None
+) -> tuple[str, bytes]:
+    """File name and bytes of the receipt of invoice ``number`` (without it, of the latest paid invoice).
+
+    ``NotFound`` when that invoice is not paid (or the submission not visible).
+    """
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise NotFound("没有该报审", "no such submission")
     policy.require(actor, Action.VIEW_SUBMISSION, submission=submission)
-    invoice = invoice_of(session, submission_id)
+    if number:
+        invoice = invoice_of(session, submission_id, number)
+    else:
+        paid = [found for found in invoices_of(session, submission_id) if found.state == FeeState.PAID]
+        invoice = paid[-1] if paid else None
     if invoice is None or FeeState(invoice.state) is not FeeState.PAID:
         raise NotFound("审查费尚未缴纳，没有缴费凭证", "the fee is not paid: there is no receipt")
     name = f"receipt-{invoice.number}.pdf"

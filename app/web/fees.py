@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,6 +29,7 @@ from app.web.auth import principal
 from app.web.rendering import form_action, platform_of, render
 from review.fees.callbacks import MAX_BODY
 from storage.db import transaction
+from storage.models import FeeInvoice
 
 DONE = frozenset({"paid", "payment_failed", "bank_transfer", "deferred"})
 
@@ -51,7 +53,6 @@ def _page(
             view=view,
             submission=view.submission,
             project=view.project,
-            invoice=view.invoice,
             yuan=fees.yuan,
             done=done if done in DONE and problem is None else "",
             problem=problem,
@@ -81,12 +82,13 @@ async def bank_transfer(request: Request) -> Response:
     async with request.form() as form:
         reference = str(form.get("reference", ""))
         amount = str(form.get("amount", ""))
+        number = str(form.get("invoice", ""))
 
     def work(db: Any) -> str:
-        fees.confirm_bank_transfer(db, who, submission_id, reference=reference, amount=amount)
+        fees.confirm_bank_transfer(db, who, submission_id, reference=reference, amount=amount, number=number or None)
         return "bank_transfer"
 
-    return await _act(request, work, {"reference": reference, "amount": amount})
+    return await _act(request, work, {"reference": reference, "amount": amount, "invoice": number})
 
 
 async def defer(request: Request) -> Response:
@@ -94,50 +96,66 @@ async def defer(request: Request) -> Response:
     submission_id: int = request.path_params["submission_id"]
     async with request.form() as form:
         reason = str(form.get("reason", ""))
+        number = str(form.get("invoice", ""))
 
     def work(db: Any) -> str:
-        fees.defer_fee(db, who, submission_id, reason=reason)
+        fees.defer_fee(db, who, submission_id, reason=reason, number=number or None)
         return "deferred"
 
-    return await _act(request, work, {"reason": reason})
+    return await _act(request, work, {"reason": reason, "invoice": number})
 
 
-def _payer_check(request: Request) -> tuple[Principal, int]:
-    """The designer who may pay this submission's fee, in development (the fake gateway)."""
+def _payer_check(request: Request, number: str | None) -> tuple[Principal, int, str]:
+    """The designer who may pay invoice ``number`` (else the first waiting one) of this submission, in
+    development (the fake gateway); with the number of that invoice."""
     who = principal(request)
     submission_id: int = request.path_params["submission_id"]
     if platform_of(request).settings.mode is not Mode.DEVELOPMENT:
         raise NotFound("未接入网上支付", "online payment is not set up")
     with platform_of(request).sessions() as db:
         view = fees.fee_view(db, who, submission_id)
-        if not view.can_pay:
+        chosen = fees.invoice_of(db, submission_id, number or None)
+        if chosen is None or not view.payable(chosen):
             raise Conflict("该审查费当前无需由您缴纳", "this fee does not wait for your payment")
-    return who, submission_id
+        return who, submission_id, chosen.number
 
 
-def pay(request: Request) -> Response:
-    _, submission_id = _payer_check(request)
-    return RedirectResponse(f"/fake-gateway/submissions/{submission_id}", status_code=303)
+def _gateway_url(submission_id: int, number: str) -> str:
+    return f"/fake-gateway/submissions/{submission_id}?{urlencode({'invoice': number})}"
+
+
+async def pay(request: Request) -> Response:
+    async with request.form() as form:
+        number = str(form.get("invoice", ""))
+    _, submission_id, chosen = await run_in_threadpool(_payer_check, request, number)
+    return RedirectResponse(_gateway_url(submission_id, chosen), status_code=303)
 
 
 def gateway_page(request: Request) -> Response:
-    who, submission_id = _payer_check(request)
+    who, submission_id, number = _payer_check(request, request.query_params.get("invoice"))
     platform = platform_of(request)
     with platform.sessions() as db:
         load_submission(db, who, submission_id)
-        order = fake_order(db, submission_id, platform.settings)
-    return render(request, "fees/gateway.html", order=order, submission_id=submission_id, yuan=fees.yuan)
+        order = fake_order(db, submission_id, platform.settings, number)
+    return render(
+        request,
+        "fees/gateway.html",
+        order=order,
+        submission_id=submission_id,
+        action=_gateway_url(submission_id, number),
+        yuan=fees.yuan,
+    )
 
 
 async def gateway_confirm(request: Request) -> Response:
-    _, submission_id = await run_in_threadpool(_payer_check, request)
+    _, submission_id, number = await run_in_threadpool(_payer_check, request, request.query_params.get("invoice"))
     async with request.form() as form:
         paid = form.get("outcome") == "paid"
     platform = platform_of(request)
 
     def send() -> str:
         with platform.sessions() as db:
-            order = fake_order(db, submission_id, platform.settings)
+            order = fake_order(db, submission_id, platform.settings, number)
         signed = fake_callback(order, platform.settings, paid=paid, at=dt.datetime.now(dt.UTC))
         outcome = receive_callback(platform.sessions, platform.settings, signed.headers, signed.body)
         return "paid" if outcome.decision.value in ("mark_paid", "already_paid") else "payment_failed"
@@ -150,8 +168,9 @@ def receipt(request: Request) -> Response:
     who = principal(request)
     submission_id: int = request.path_params["submission_id"]
     platform = platform_of(request)
+    number = request.query_params.get("invoice") or None
     with transaction(platform.sessions) as db:
-        name, data = receipt_pdf(db, platform.store, who, submission_id)
+        name, data = receipt_pdf(db, platform.store, who, submission_id, number)
     return Response(
         data,
         media_type="application/pdf",
@@ -179,34 +198,48 @@ async def payment_callback(request: Request) -> Response:
     return JSONResponse({"result": outcome.decision.value, "invoice_number": outcome.invoice_number})
 
 
+def _invoice_json(view: fees.FeeView, found: FeeInvoice) -> dict[str, Any]:
+    return {
+        "number": found.number,
+        "kind": found.kind,
+        "round_id": found.round_id,
+        "state": found.state,
+        "total_fen": found.total_fen,
+        "lines": [
+            {"track": line["track"], "name_zh": line["name_zh"], "amount_fen": line["amount_fen"]}
+            for line in found.lines
+        ],
+        "example_schedule": view.example_schedule(found),
+        "paid_fen": found.paid_fen,
+        "paid_at": found.paid_at.isoformat() if found.paid_at else None,
+        "payment_method": found.payment_method,
+        "transaction_id": found.transaction_id,
+        "deferred_reason": found.deferred_reason,
+    }
+
+
 def api_fee(request: Request) -> Response:
     """审查费 / The review fee of a submission.
 
-    The invoice (number, state unpaid/paid/deferred, amounts in fen, one line per track), and how and
-    when it was paid. ``invoice`` is null when no fee is due (yet). 404 for a submission the user may not see.
+    ``invoices``: every invoice, the initial one first, then the supplementary ones (补充收费) issued
+    when a later round added charged tracks — number, kind (initial/supplementary), state
+    (unpaid/paid/deferred), amounts in fen, one line per track, and how and when it was paid.
+    ``state`` sums them up: unpaid while any invoice is, else deferred while any is, else paid; null
+    without invoices. ``invoice`` is the initial invoice (null when no fee is due yet), as before
+    supplementary invoices existed. 404 for a submission the user may not see.
     """
     who = principal(request)
     with platform_of(request).sessions() as db:
         view = fees.fee_view(db, who, request.path_params["submission_id"])
-        found = view.invoice
-        invoice = None
-        if found is not None:
-            invoice = {
-                "number": found.number,
-                "state": found.state,
-                "total_fen": found.total_fen,
-                "lines": [
-                    {"track": line["track"], "name_zh": line["name_zh"], "amount_fen": line["amount_fen"]}
-                    for line in found.lines
-                ],
-                "example_schedule": view.example_schedule,
-                "paid_fen": found.paid_fen,
-                "paid_at": found.paid_at.isoformat() if found.paid_at else None,
-                "payment_method": found.payment_method,
-                "transaction_id": found.transaction_id,
-                "deferred_reason": found.deferred_reason,
+        invoices = [_invoice_json(view, found) for found in view.invoices]
+        return JSONResponse(
+            {
+                "submission_id": view.submission.id,
+                "state": view.state.value if view.state is not None else None,
+                "invoices": invoices,
+                "invoice": invoices[0] if invoices else None,
             }
-        return JSONResponse({"submission_id": view.submission.id, "invoice": invoice})
+        )
 
 
 routes: list[BaseRoute] = [

@@ -107,6 +107,20 @@ def test_unpaid_fee_comes_first(demo):
     assert view.fee_state == "unpaid"
 
 
+def test_an_unpaid_supplementary_fee_waits_on_the_designer(demo):
+    submission = _submission(demo, SubmissionState.ACCEPTED)
+    demo.add(FeeInvoice(submission_id=submission.id, number="F-1", total_fen=120000, state="paid"))
+    demo.flush()
+    assert progress(demo, _principal(demo, "designer"), submission.id, now=NOW).fee_state == "paid"
+    demo.add(
+        FeeInvoice(submission_id=submission.id, number="F-2", kind="supplementary", total_fen=50000, state="unpaid")
+    )
+    demo.flush()
+    view = progress(demo, _principal(demo, "designer"), submission.id, now=NOW)
+    assert [(w.party, w.task) for w in view.waiting] == [(Party.DESIGNER, Task.PAY_FEE)]
+    assert view.fee_state == "unpaid"
+
+
 def test_revising_stops_the_clock(demo):
     submission = _submission(demo, SubmissionState.REVISING)
     _round(demo, submission, {"fire": TrackReviewState.IN_REVIEW})

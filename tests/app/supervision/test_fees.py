@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pymupdf
@@ -218,27 +219,138 @@ def test_receipt_pdf(session: Session, world: World, tmp_path: Path) -> None:
     assert receipt_pdf(session, store, world.designer, submission_id)[1] == data  # read back from the store
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a supplementary invoice (补充收费) is a second invoice of the submission, and"
-    " fee_invoices.submission_id is unique: it needs a schema change",
-)
+def _next_round(session: Session, submission_id: int, tracks: tuple[str, ...]) -> Round:
+    """Close the open round and open the next one with ``tracks``, as a later acceptance does."""
+    previous = session.scalars(
+        select(Round).where(Round.submission_id == submission_id).order_by(Round.number.desc())
+    ).first()
+    assert previous is not None
+    previous.closed_at = NOW
+    following = Round(submission_id=submission_id, number=previous.number + 1)
+    session.add(following)
+    session.flush()
+    session.add_all(TrackReview(round_id=following.id, track_code=code) for code in tracks)
+    session.commit()
+    return following
+
+
+def _invoices(session: Session, submission_id: int) -> list[FeeInvoice]:
+    session.expire_all()
+    return list(
+        session.scalars(select(FeeInvoice).where(FeeInvoice.submission_id == submission_id).order_by(FeeInvoice.id))
+    )
+
+
 def test_a_track_added_in_a_later_round_is_charged_before_its_review_starts(session: Session, world: World) -> None:
     """Round 2 accepted with a new civil air defence sheet: open_round adds the track, its fee is due."""
     submission_id = _setup(session, world)  # fire and construction, ¥16,000
     fees.confirm_bank_transfer(session, world.clerk, submission_id, reference="ICBC-001", amount="16000")
-    round_1 = session.scalars(select(Round).where(Round.submission_id == submission_id)).one()
-    round_1.closed_at = NOW
-    round_2 = Round(submission_id=submission_id, number=2)
-    session.add(round_2)
-    session.flush()
-    session.add_all(TrackReview(round_id=round_2.id, track_code=code) for code in ("fire", "civil_air_defence"))
-    session.commit()
+    round_2 = _next_round(session, submission_id, ("fire", "civil_air_defence"))
 
     with pytest.raises(Conflict, match="审查费"):
         fees.check_review_may_start(session, submission_id)
-    invoices = session.scalars(select(FeeInvoice).where(FeeInvoice.submission_id == submission_id)).all()
+    invoices = _invoices(session, submission_id)  # in the order issued
     assert [[line["track"] for line in invoice.lines] for invoice in invoices] == [
         ["construction", "fire"],
         ["civil_air_defence"],
     ]
+    initial, supplementary = invoices
+    assert (initial.kind, supplementary.kind) == ("initial", "supplementary")
+    assert supplementary.round_id == round_2.id
+    assert supplementary.number != initial.number
+    assert supplementary.total_fen == 250_000  # 5000 m² × ¥0.50
+    assert supplementary.state == "unpaid"
+    assert fees.fee_state(invoices) == "unpaid"
+    assert fees.invoice_of(session, submission_id) is supplementary  # the one waiting for payment
+    # The designer is told, as at acceptance, of the supplementary invoice alone.
+    notes = session.scalars(select(Notification).where(Notification.kind == "fee_due").order_by(Notification.id)).all()
+    assert len(notes) == 2
+    assert "补充审查费 ¥2,500.00" in notes[1].subject_zh
+    assert "supplementary review fee of ¥2,500.00" in notes[1].subject_en
+    assert supplementary.number in notes[1].body_zh
+    assert notes[1].user_id == world.designer.user_id
+
+
+def test_a_later_round_without_a_new_track_issues_nothing(session: Session, world: World) -> None:
+    submission_id = _setup(session, world)
+    fees.confirm_bank_transfer(session, world.clerk, submission_id, reference="ICBC-001", amount="16000")
+    _next_round(session, submission_id, ("fire", "lightning"))  # lightning has no fee; fire is paid for
+    (only,) = _invoices(session, submission_id)
+    assert fees.issue_invoice(session, submission_id, at=NOW) is only
+    fees.check_review_may_start(session, submission_id)
+    assert len(_invoices(session, submission_id)) == 1
+    assert session.scalars(select(Notification.id).where(Notification.kind == "fee_due")).all() != []
+    assert len(session.scalars(select(Notification.id).where(Notification.kind == "fee_due")).all()) == 1
+
+
+def test_a_supplementary_invoice_paid_through_the_gateway(
+    session: Session, session_factory: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    submission_id = _setup(session, world)
+    first = fake_order(session, submission_id, settings)
+    signed = fake_callback(first, settings, paid=True, at=NOW)
+    assert receive_callback(session_factory, settings, signed.headers, signed.body, now=NOW).decision == "mark_paid"
+    _next_round(session, submission_id, ("construction", "civil_air_defence"))
+    supplementary = fees.issue_invoice(session, submission_id, at=NOW)
+    session.commit()
+    assert supplementary is not None
+    assert supplementary.kind == "supplementary"
+
+    order = fake_order(session, submission_id, settings)  # the invoice waiting for payment
+    assert (order.invoice_number, order.amount_fen) == (supplementary.number, 250_000)
+    paid_first = fake_order(session, submission_id, settings, first.invoice_number)
+    assert paid_first.amount_fen == 1_600_000
+    later = NOW + dt.timedelta(seconds=1)
+    callback = fake_callback(order, settings, paid=True, at=later)
+    outcome = receive_callback(session_factory, settings, callback.headers, callback.body, now=later)
+    assert (outcome.decision, outcome.invoice_number) == ("mark_paid", supplementary.number)
+    initial, second = _invoices(session, submission_id)
+    assert (initial.state, second.state) == ("paid", "paid")
+    assert (initial.paid_fen, second.paid_fen) == (1_600_000, 250_000)
+    assert initial.transaction_id != second.transaction_id
+    fees.check_review_may_start(session, submission_id)
+    events = session.execute(select(PaymentEvent.invoice_id, PaymentEvent.decision).order_by(PaymentEvent.id)).all()
+    assert [tuple(row) for row in events] == [(initial.id, "mark_paid"), (second.id, "mark_paid")]
+
+
+def test_a_supplementary_invoice_by_bank_transfer_deferral_and_receipts(
+    session: Session, world: World, tmp_path: Path
+) -> None:
+    submission_id = _setup(session, world)
+    fees.defer_fee(session, world.clerk, submission_id, reason="财政拨款项目，缓缴")
+    _next_round(session, submission_id, ("fire", "civil_air_defence"))
+    with pytest.raises(Conflict, match=re.escape("¥2,500.00")):
+        fees.check_review_may_start(session, submission_id)
+    session.commit()
+    initial, supplementary = _invoices(session, submission_id)
+    # Without a number the clerk's confirmation goes to the invoice still unpaid, with the amount it asks.
+    with pytest.raises(Invalid, match="不符"):
+        fees.confirm_bank_transfer(session, world.clerk, submission_id, reference="ICBC-2", amount="16000")
+    with pytest.raises(NotFound):
+        fees.confirm_bank_transfer(
+            session, world.clerk, submission_id, reference="ICBC-2", amount="2500", number="LT20990101-000001-0"
+        )
+    fees.confirm_bank_transfer(
+        session, world.clerk, submission_id, reference="ICBC-2", amount="2500", number=supplementary.number
+    )
+    session.commit()
+    initial, supplementary = _invoices(session, submission_id)
+    assert (initial.state, supplementary.state) == ("deferred", "paid")
+    assert supplementary.transaction_id == "BANK-ICBC-2"
+    fees.check_review_may_start(session, submission_id)
+    # The deferred initial invoice is still payable by transfer, under its own number.
+    fees.confirm_bank_transfer(
+        session, world.clerk, submission_id, reference="ICBC-1", amount="16000", number=initial.number
+    )
+    session.commit()
+    store = LocalBlobStore(tmp_path / "objects")
+    name, data = receipt_pdf(session, store, world.designer, submission_id, supplementary.number)
+    assert name == f"receipt-{supplementary.number}.pdf"
+    with pymupdf.open(stream=data, filetype="pdf") as doc:
+        text = doc[0].get_text()
+    for expected in (supplementary.number, "补充收费", "¥2,500.00", "BANK-ICBC-2"):
+        assert expected in text
+    assert "¥16,000.00" not in text
+    first_name, first_data = receipt_pdf(session, store, world.designer, submission_id, initial.number)
+    assert first_name == f"receipt-{initial.number}.pdf"
+    assert first_data != data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pymupdf
@@ -166,6 +167,103 @@ def test_the_clerk_confirms_a_transfer_or_defers(client: TestClient, web_platfor
     assert 'data-done="deferred"' in shown
 
 
+def second_round_with(platform: Platform, submission_id: int, tracks: tuple[str, ...]) -> None:
+    """The first round concluded, the next one accepted with ``tracks``: its invoice is issued."""
+    with transaction(platform.sessions) as db:
+        first = db.scalars(select(Round).where(Round.submission_id == submission_id)).one()
+        first.closed_at = dt.datetime.now(dt.UTC)
+        following = Round(submission_id=submission_id, number=2)
+        db.add(following)
+        db.flush()
+        db.add_all(TrackReview(round_id=following.id, track_code=code) for code in tracks)
+        db.flush()
+        fees.issue_invoice(db, submission_id)
+
+
+def test_the_fee_page_lists_the_initial_and_the_supplementary_invoice(
+    client: TestClient, web_platform: Platform
+) -> None:
+    submission_id = accepted_submission(web_platform)  # fire and civil air defence, ¥17,600
+    sign_in(client, web_platform, "clerk")
+    token = csrf_token(client, f"/submissions/{submission_id}/fee")
+    paid = client.post(
+        f"/submissions/{submission_id}/fee/bank-transfer",
+        data={"csrf_token": token, "reference": "ICBC-1", "amount": "17600"},
+    )
+    assert paid.status_code == 303
+    second_round_with(web_platform, submission_id, ("fire", "construction"))
+    with web_platform.sessions() as db:
+        initial, supplementary = fees.invoices_of(db, submission_id)
+    # 12000 m²: construction 10000 × 2.20 + 2000 × 1.80 = ¥25,600.
+    assert supplementary.total_fen == 2_560_000
+
+    zh = client.get(f"/submissions/{submission_id}/fee").text
+    assert zh.index(initial.number) < zh.index(supplementary.number)
+    assert f'data-number="{initial.number}" data-kind="initial" data-state="paid"' in zh
+    assert f'data-number="{supplementary.number}" data-kind="supplementary" data-state="unpaid"' in zh
+    assert "补充收费缴费通知" in zh
+    assert "¥17,600.00" in zh
+    assert "¥25,600.00" in zh
+    assert 'data-testid="fee-state" data-state="unpaid"' in zh
+    assert zh.count('data-testid="settle"') == 1  # only the unpaid one waits for the clerk
+    en = client.get(f"/submissions/{submission_id}/fee", headers={"Accept-Language": "en"}).text
+    assert "Supplementary invoice" in en
+    assert "补充收费缴费通知" not in en
+
+    # The clerk's transfer names the supplementary invoice; the receipt of each comes by its number.
+    wrong = client.post(
+        f"/submissions/{submission_id}/fee/bank-transfer",
+        data={"csrf_token": token, "reference": "ICBC-2", "amount": "17600", "invoice": supplementary.number},
+    )
+    assert wrong.status_code == 400
+    right = client.post(
+        f"/submissions/{submission_id}/fee/bank-transfer",
+        data={"csrf_token": token, "reference": "ICBC-2", "amount": "25600", "invoice": supplementary.number},
+    )
+    assert right.status_code == 303
+    api = client.get(f"/api/v1/submissions/{submission_id}/fee").json()
+    assert api["state"] == "paid"
+    assert [(i["number"], i["kind"], i["state"]) for i in api["invoices"]] == [
+        (initial.number, "initial", "paid"),
+        (supplementary.number, "supplementary", "paid"),
+    ]
+    assert api["invoice"]["number"] == initial.number
+    for number, amount in ((initial.number, "¥17,600.00"), (supplementary.number, "¥25,600.00")):
+        receipt = client.get(f"/submissions/{submission_id}/fee/receipt.pdf", params={"invoice": number})
+        assert receipt.status_code == 200
+        with pymupdf.open(stream=receipt.content, filetype="pdf") as doc:
+            text = doc[0].get_text()
+        assert number in text
+        assert amount in text
+    shown = client.get(f"/submissions/{submission_id}/fee").text
+    assert shown.count('data-testid="receipt"') == 2
+
+
+def test_the_designer_pays_the_supplementary_invoice_through_the_fake_gateway(
+    client: TestClient, web_platform: Platform
+) -> None:
+    submission_id = accepted_submission(web_platform)
+    second_round_with(web_platform, submission_id, ("fire", "construction"))
+    with web_platform.sessions() as db:
+        _, supplementary = fees.invoices_of(db, submission_id)
+    sign_in(client, web_platform, "designer")
+    page = client.get(f"/submissions/{submission_id}/fee").text
+    assert page.count('data-testid="pay"') == 2  # both wait for payment
+    token = csrf_token(client, f"/submissions/{submission_id}/fee")
+    to_gateway = client.post(
+        f"/submissions/{submission_id}/fee/pay", data={"csrf_token": token, "invoice": supplementary.number}
+    )
+    assert to_gateway.status_code == 303
+    gateway = client.get(to_gateway.headers["location"]).text
+    assert supplementary.number in gateway
+    assert "¥25,600.00" in gateway
+    paid = client.post(to_gateway.headers["location"], data={"csrf_token": token, "outcome": "paid"})
+    assert paid.headers["location"].endswith("done=paid")
+    with web_platform.sessions() as db:
+        states = [found.state for found in fees.invoices_of(db, submission_id)]
+    assert states == ["unpaid", "paid"]
+
+
 def test_the_designer_cannot_settle_and_strangers_see_nothing(client: TestClient, web_platform: Platform) -> None:
     submission_id = accepted_submission(web_platform)
     sign_in(client, web_platform, "designer")
@@ -205,7 +303,7 @@ def test_screenshots_of_paying(chromium, live_server, screenshots, tmp_path: Pat
     page.goto(f"{live_server}/submissions/{submission_id}/fee")
     page.screenshot(path=screenshots / "fee-due.png", full_page=True)
     page.get_by_test_id("pay").click()
-    page.wait_for_url(f"{live_server}/fake-gateway/submissions/{submission_id}")
+    page.wait_for_url(re.compile(rf"/fake-gateway/submissions/{submission_id}\?invoice=LT"))
     assert page.get_by_test_id("gateway-amount").inner_text() == "¥17,600.00"
     page.screenshot(path=screenshots / "fee-gateway.png", full_page=True)
     page.get_by_test_id("gateway-pay").click()
