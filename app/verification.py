@@ -17,9 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import threading
-import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from app import audit, policy
 from app.commands.verify import verdict_json
-from app.errors import Forbidden, Invalid, NotFound, RateLimited
+from app.errors import Forbidden, Invalid, NotFound
 from app.identity.principal import Principal
 from app.policy import Action
 from app.sealing.trust import trust_roots_der
@@ -73,32 +70,6 @@ def accept_pdf(data: bytes, *, max_bytes: int) -> None:
         raise Invalid(f"文件超过 {mb} MB，无法验证。", f"The file is larger than {mb} MB and cannot be verified.")
     if PDF_MAGIC not in data[:1024]:
         raise Invalid("只能验证 PDF 文件。", "Only PDF files can be verified.")
-
-
-class RateLimiter:
-    """A sliding window of attempts per client address, in this process.
-
-    Public verification is pure computation (nothing is stored but the report), so a per-process
-    limit is enough to keep one client from occupying the web workers.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._attempts: dict[str, deque[float]] = {}
-
-    def hit(self, client: str, *, limit: int, window_seconds: float) -> None:
-        now = time.monotonic()
-        with self._lock:
-            recent = self._attempts.setdefault(client, deque())
-            while recent and recent[0] <= now - window_seconds:
-                recent.popleft()
-            if len(recent) >= limit:
-                raise RateLimited(
-                    "验证次数过多，请稍后再试。", "Too many verifications from your address; please try again later."
-                )
-            recent.append(now)
-            if len(self._attempts) > 10_000:
-                self._attempts = {key: value for key, value in self._attempts.items() if value}
 
 
 # Reports ----------------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from sqlalchemy import select
 
-from app.errors import Invalid, RateLimited
+from app.errors import Invalid
 from app.identity import principal_for_user
-from app.verification import RateLimiter, trust_roots, verify_stored_result, verify_upload
+from app.verification import trust_roots, verify_stored_result, verify_upload
 from signing.pki import Organisation, issue_signing_pkcs12, load_pkcs12, signer_from_identity
 from signing.sign import SignatureRole, sign
 from storage.db import transaction
@@ -259,16 +259,6 @@ def test_every_crafted_attack_is_invalid(web_platform, name: str) -> None:
     valid, codes, _, _ = _upload(web_platform, path.read_bytes())
     assert not valid
     assert codes
-
-
-def test_the_rate_limiter_counts_per_client() -> None:
-    limiter = RateLimiter()
-    for _ in range(3):
-        limiter.hit("10.0.0.1", limit=3, window_seconds=60)
-    with pytest.raises(RateLimited):
-        limiter.hit("10.0.0.1", limit=3, window_seconds=60)
-    limiter.hit("10.0.0.2", limit=3, window_seconds=60)
-    limiter.hit("10.0.0.1", limit=3, window_seconds=0.000001)
 
 
 @pytest.mark.skipif(shutil.which("pdfsig") is None, reason="poppler-utils not installed")
