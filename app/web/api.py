@@ -33,6 +33,7 @@ def _project(project: Project) -> dict[str, Any]:
         "code": project.code,
         "name": project.name,
         "organization_id": project.organization_id,
+        "construction_unit": project.construction_unit,
         "address": project.address,
         "building_use": project.building_use,
         "floors_above": project.floors_above,

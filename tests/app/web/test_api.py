@@ -18,7 +18,12 @@ def projects(web_platform) -> dict[str, int]:
     with web_platform.sessions() as db, db.begin():
         own_org = db.scalar(select(Organization).where(Organization.name == "江城市建筑设计研究院"))
         other_org = create_organization(db, "河西建筑设计有限公司", "design_institute")
-        own = Project(organization_id=own_org.id, code="JC-2026-001", name="江城市第一中学教学楼")
+        own = Project(
+            organization_id=own_org.id,
+            code="JC-2026-001",
+            name="江城市第一中学教学楼",
+            construction_unit="江城市教育局",
+        )
         other = Project(organization_id=other_org.id, code="HX-2026-009", name="河西商业综合体")
         db.add_all([own, other])
         db.flush()
@@ -83,7 +88,9 @@ def test_projects_are_filtered_by_organisation(client, web_platform, projects):
     headers = {"Authorization": f"Bearer {_token(web_platform, 'designer')}"}
     listed = client.get(f"{API_PREFIX}/projects", headers=headers).json()["projects"]
     assert [p["id"] for p in listed] == [projects["own"]]
-    assert client.get(f"{API_PREFIX}/projects/{projects['own']}", headers=headers).json()["code"] == "JC-2026-001"
+    own = client.get(f"{API_PREFIX}/projects/{projects['own']}", headers=headers).json()
+    assert (own["code"], own["construction_unit"]) == ("JC-2026-001", "江城市教育局")
+    assert listed[0]["construction_unit"] == "江城市教育局"
     hidden = client.get(f"{API_PREFIX}/projects/{projects['other']}", headers=headers)
     assert hidden.status_code == 404
     assert hidden.json()["error"]["code"] == "not_found"
