@@ -168,15 +168,23 @@ def test_upgrading_keeps_existing_rows(tmp_path) -> None:  # type: ignore[no-unt
                         "INSERT INTO opinion_letters (id, round_id, track_code, object_key, sha256, issued_at) VALUES (1, 1, NULL, 'k1', 'h1', CURRENT_TIMESTAMP), (2, 1, NULL, 'k2', 'h2', CURRENT_TIMESTAMP)"
                     )
                 )
+                # An invoice of the time when a submission had one at most: it becomes the initial one of round 1.
+                conn.execute(
+                    text(
+                        "INSERT INTO fee_invoices (id, submission_id, number, total_fen, lines, state, paid_fen, version, created_at) VALUES (1, 1, 'LT20260302-000001-0', 100, '[]', 'unpaid', 0, 1, CURRENT_TIMESTAMP)"
+                    )
+                )
             upgrade(engine)
             with engine.connect() as conn:
                 paper, findings = conn.execute(text("SELECT paper, findings FROM sheet_revisions")).one()
                 construction_unit = conn.execute(text("SELECT construction_unit FROM projects")).scalar_one()
                 letters = conn.execute(text("SELECT object_key FROM opinion_letters")).scalars().all()
+                invoice = conn.execute(text("SELECT kind, round_id FROM fee_invoices")).one()
             assert paper == ""
             assert findings in ("[]", [])
             assert construction_unit == ""
             assert letters == ["k1"]
+            assert tuple(invoice) == ("initial", 1)
             engine.dispose()
     finally:
         with admin.connect() as conn:
