@@ -82,6 +82,9 @@ def next_signature(result: ReviewResult) -> ResultSignature | None:
 
 
 def role_of(position: int, count: int) -> SignatureRole:
+    """A result sealed by one department alone is certified, closed to changes and made long-term at once."""
+    if count == 1:
+        return SignatureRole.SOLE_CERTIFY
     if position == 0:
         return SignatureRole.FIRST_CERTIFY
     return SignatureRole.LAST_LOCK if position == count - 1 else SignatureRole.APPROVE
@@ -192,7 +195,7 @@ def _sign(settings: Settings, actor: Principal, turn: _Turn) -> bytes:
             "No timestamp authority is configured (LIANTU_TSA_URL); sealing is not possible",
         )
     role = role_of(turn.position, turn.count)
-    roots = trust.trust_roots_der(settings) if role is SignatureRole.LAST_LOCK else []
+    roots = trust.trust_roots_der(settings) if role.long_term else []
     try:
         with identities.open_signer(settings, turn.identity) as signer:
             return sign(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import re
 import shutil
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pymupdf
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +30,7 @@ from storage.models import (
     Submission,
     SubmissionState,
     TaskRun,
+    TrackReview,
     User,
 )
 from tests.app.sealing.conftest import Case, sealing_settings
@@ -315,3 +319,35 @@ def test_a_certificate_that_expired_since_its_import_signs_nothing(
     assert "已过期" in refused.value.zh
     assert "expired" in refused.value.en
     assert _state(session_factory, case) == before
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_result_sealed_by_one_department_alone_is_closed_and_long_term(
+    session_factory: sessionmaker[Session],
+    store: LocalBlobStore,
+    settings: Settings,
+    case: Case,
+    test_pki: SigningPki,
+) -> None:
+    """Only construction review was asked for: its department's seal certifies with no change allowed (B-LTA)."""
+    with session_factory() as session, session.begin():
+        for review in session.scalars(select(TrackReview).where(TrackReview.track_code != "construction")):
+            session.delete(review)
+    result = _compose(session_factory, store, settings, case)
+    assert result.signing_order == ["construction"]
+    sign_result(session_factory, store, settings, case.signers["construction"], case.submission_id)
+    state, result_state, digest, _, signed = _state(session_factory, case)
+    assert (state, result_state, signed) == (SubmissionState.SEALED, "sealed", [True])
+    with session_factory() as session:
+        key = session.scalars(select(ReviewResult.object_key).where(ReviewResult.submission_id == case.submission_id))
+        final = _stored(store, key.one())
+    assert hashlib.sha256(final).hexdigest() == digest
+    verdict = verify(final, test_pki.trust_roots)
+    assert verdict.valid, verdict.all_reasons()
+    seal, archive = verdict.signatures
+    assert seal.signer_common_name == "某市住房和城乡建设局"
+    assert seal.timestamp_time is not None
+    assert seal.docmdp_ok is True
+    assert archive.is_timestamp  # the document timestamp of PAdES B-LTA
+    embedded = PdfFileReader(io.BytesIO(final)).embedded_regular_signatures
+    assert [s.docmdp_level for s in embedded] == [MDPPerm.NO_CHANGES]
