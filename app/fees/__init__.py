@@ -113,10 +113,9 @@ def _link(submission_id: int) -> str:
 # Issuing ------------------------------------------------------------------------------------------
 
 
-def _current_round(session: Session, submission_id: int) -> Round | None:
-    return session.scalars(
-        select(Round).where(Round.submission_id == submission_id).order_by(Round.number.desc()).limit(1)
-    ).first()
+def _current_round(session: Session, submission_id: int, *, lock: bool = False) -> Round | None:
+    query = select(Round).where(Round.submission_id == submission_id).order_by(Round.number.desc()).limit(1)
+    return session.scalars(query.with_for_update() if lock else query).first()
 
 
 def _routed(session: Session, round_: Round | None) -> list[str]:
@@ -187,10 +186,14 @@ def issue_invoice(
     submission = session.get(Submission, submission_id)
     if submission is None:
         raise NotFound("没有该报审", "no such submission")
+    # Issuers of one submission take turns on its current round (PostgreSQL; SQLite has one writer at a
+    # time), so that the second reads the invoice the first issued and does not charge the tracks again.
+    round_ = _current_round(session, submission_id, lock=True)
     earlier = invoices_of(session, submission_id)
     schedule = fee_schedule(settings)
     covered = covered_tracks(earlier)
-    tracks = [code for code in charged_tracks(session, submission_id, schedule) if code not in covered]
+    routed = set(_routed(session, round_))
+    tracks = [code for code in schedule.tracks if code in routed and code not in covered]
     area = submission.project.gross_floor_area_m2
     if not tracks or not area or area <= 0:
         return earlier[-1] if earlier else None
@@ -198,7 +201,6 @@ def issue_invoice(
     moment = at or utcnow()
     number = _allocate_number(session, moment.astimezone(SHANGHAI).date())
     computed = compute_invoice(repr(area), tracks, schedule, number=number)
-    round_ = _current_round(session, submission_id)
     invoice = FeeInvoice(
         submission_id=submission_id,
         round_id=round_.id if round_ is not None else None,

@@ -79,3 +79,41 @@ def test_simultaneous_callbacks(own_engine: Engine, settings: Settings) -> None:
             )
         assert decisions.count("mark_paid") == 1, kind
         assert len(decisions) == 2, kind  # every callback is recorded, the refused replay too
+
+
+def test_two_issuers_at_once_charge_a_round_once(own_engine: Engine, settings: Settings) -> None:
+    """Acceptance and the start of the review issuing the same invoice at once: one invoice, one number."""
+    sessions = sessionmaker(own_engine, expire_on_commit=False)
+    with sessions() as session:
+        world = make_world(session)
+        submission = make_submission(session, world, code="P-RACE")
+        session.commit()
+    barrier = threading.Barrier(2)
+    numbers: list[str] = []
+    errors: list[str] = []
+
+    def issue() -> None:
+        barrier.wait()
+        try:
+            with sessions() as session:
+                invoice = fees.issue_invoice(session, submission.id, settings=settings, at=NOW)
+                assert invoice is not None
+                session.commit()
+                numbers.append(invoice.number)
+        except Exception as exc:  # noqa: BLE001 - SQLite refuses the second writer; that is an answer too
+            errors.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=issue) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    with sessions() as session:
+        issued = session.scalars(select(FeeInvoice.number).where(FeeInvoice.submission_id == submission.id)).all()
+    assert len(issued) == 1
+    if own_engine.dialect.name == "postgresql":
+        # The second issuer waited for the first and returned its invoice instead of failing.
+        assert (numbers, errors) == (issued * 2, [])
+    else:
+        assert set(numbers) == set(issued)
+        assert len(numbers) + len(errors) == 2
