@@ -61,10 +61,6 @@ class FeeState(StrEnum):
     CANCELLED = "cancelled"  # 已作废
 
 
-SETTLED = frozenset({FeeState.PAID, FeeState.DEFERRED})
-"""States in which the review may start."""
-
-
 class InvoiceKind(StrEnum):
     """Why an invoice was issued (stored in ``FeeInvoice.kind``)."""
 
@@ -179,9 +175,9 @@ def issue_invoice(
 
     The first invoice of a submission is the initial one; a later round that brings new charged tracks
     gets a supplementary invoice (补充收费) with its own number and lines for those tracks only. When
-    nothing new is charged, nothing is issued and the latest invoice is returned. None when the
-    submission has no invoice, or when the project's gross floor area is not known yet
-    (:func:`check_review_may_start` then says so).
+    nothing new is charged (or the project's gross floor area is not known yet, which
+    :func:`check_review_may_start` reports), nothing is issued and the latest invoice is returned, or
+    None when the submission has none.
     """
     submission = session.get(Submission, submission_id)
     if submission is None:
