@@ -19,10 +19,11 @@ origin is at the top left); model space entities pass through each content viewp
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import ezdxf.bbox
 import numpy as np
@@ -35,6 +36,7 @@ from ezdxf.math import Matrix44, Vec3
 from shapely.geometry import box
 
 from review.compare.errors import SheetMissing
+from review.compare.index import DIGEST_SIZE, EntityIndex, IndexUnreadable
 from review.compare.raster import page_size_finding
 from review.compare.regions import Box, ChangeKind, ChangeSet, merge_rectangles
 from review.drawing.layouts import SheetOptions, SheetSource, content_viewports, find_sheets
@@ -211,7 +213,13 @@ def _on_sheet(extents: tuple[Vec3, Vec3], view: _View, sheet: SheetSource, pad: 
 class _Entry:
     entity: DXFGraphic
     views: list[_View]
-    fingerprint: Hashable
+    fingerprint: bytes
+
+
+def _digest(fingerprint: Hashable) -> bytes:
+    """A fixed-size digest of a fingerprint: the same for equal fingerprints, in any process."""
+    text = repr(fingerprint).encode("utf-8", "backslashreplace")
+    return hashlib.blake2b(text, digest_size=DIGEST_SIZE).digest()
 
 
 def _entries(doc: Drawing, sheet: SheetSource, options: EntityCompareOptions) -> list[_Entry]:
@@ -222,7 +230,7 @@ def _entries(doc: Drawing, sheet: SheetSource, options: EntityCompareOptions) ->
         for entity in space:
             if own and isinstance(entity, Viewport) and entity.dxf.get("status", 1) == 1:
                 continue  # the layout's overall viewport is not drawn
-            entries.append(_Entry(entity, views, (own, prints.of(entity))))
+            entries.append(_Entry(entity, views, _digest((own, prints.of(entity)))))
     return entries
 
 
@@ -234,14 +242,108 @@ def _boxes(entry: _Entry, sheet: SheetSource, pad: float) -> list[Box]:
     return [b for b in found if b is not None]
 
 
-def _shown(entries: list[_Entry], sheet: SheetSource, pad: float) -> list[tuple[_Entry, list[Box]]]:
-    """Entries with their places on the sheet; model space entities no viewport shows are left out."""
-    found = ((e, _boxes(e, sheet, pad)) for e in entries)
-    return [(e, boxes) for e, boxes in found if boxes or e.views[0].to_paper is None]
+class _Side(Protocol):
+    """One revision's entities as the comparison reads them: by position in the sheet's walk order."""
+
+    @property
+    def fingerprints(self) -> Sequence[bytes]: ...
+    @property
+    def handles(self) -> Sequence[str]: ...
+    @property
+    def kinds(self) -> Sequence[str]: ...
+    @property
+    def own(self) -> Sequence[bool]: ...
+    @property
+    def width(self) -> float: ...
+    @property
+    def height(self) -> float: ...
+    @property
+    def is_modelspace(self) -> bool: ...
+    @property
+    def order(self) -> int: ...
+
+    def boxes(self, i: int) -> list[Box]: ...
+
+
+class _DocSide:
+    """The entities of a sheet read from its document; boxes are measured only when asked for."""
+
+    def __init__(self, doc: Drawing, sheet: SheetSource, options: EntityCompareOptions) -> None:
+        self.entries = _entries(doc, sheet, options)
+        self.sheet = sheet
+        self.pad = options.pad_pt
+        self.fingerprints = [e.fingerprint for e in self.entries]
+        self.handles = [e.entity.dxf.handle or "" for e in self.entries]
+        self.kinds = [e.entity.dxftype() for e in self.entries]
+        self.own = [e.views[0].to_paper is None for e in self.entries]
+        self.width = sheet.paper.width_pt
+        self.height = sheet.paper.height_pt
+        self.is_modelspace = sheet.is_modelspace
+        self.order = sheet.order
+
+    def boxes(self, i: int) -> list[Box]:
+        return _boxes(self.entries[i], self.sheet, self.pad)
+
+
+class _IndexSide:
+    """The entities of a sheet from its stored index."""
+
+    def __init__(self, index: EntityIndex) -> None:
+        self.index = index
+        self.fingerprints = index.fingerprint_list()
+        self.handles = index.handles
+        self.kinds = index.kinds
+        self.own = index.own.tolist()
+        self.width = index.page_width
+        self.height = index.page_height
+        self.is_modelspace = index.is_modelspace
+        self.order = index.order
+
+    def boxes(self, i: int) -> list[Box]:
+        return self.index.boxes_of(i)
+
+
+def entity_index(
+    doc: Drawing, layout_name: str, options: EntityCompareOptions | None = None, *, sheet: SheetSource | None = None
+) -> EntityIndex:
+    """The entity index of sheet ``layout_name`` (``Model`` for model space), to store and compare later.
+
+    ``sheet`` is the :class:`SheetSource` the sheet was rendered with, when the caller has it.
+    """
+    options = options or EntityCompareOptions()
+    sheet = sheet or _sheet(doc, layout_name, options)
+    side = _DocSide(doc, sheet, options)
+    offsets = [0]
+    flat: list[Box] = []
+    for i in range(len(side.entries)):
+        flat.extend(side.boxes(i))
+        offsets.append(len(flat))
+    return EntityIndex(
+        layout_name=sheet.layout_name,
+        order=sheet.order,
+        is_modelspace=sheet.is_modelspace,
+        page_width=side.width,
+        page_height=side.height,
+        decimals=options.decimals,
+        through_viewports=options.through_viewports,
+        pad_pt=options.pad_pt,
+        fingerprints=b"".join(side.fingerprints),
+        handles=tuple(side.handles),
+        kinds=tuple(side.kinds),
+        own=np.array(side.own, dtype=np.bool_),
+        box_offsets=np.array(offsets, dtype=np.int64),
+        boxes=np.array(flat, dtype=np.float64).reshape(-1, 4),
+    )
+
+
+def _shown(side: _Side, indices: list[int]) -> list[tuple[int, list[Box]]]:
+    """Entities with their places on the sheet; model space entities no viewport shows are left out."""
+    found = ((i, side.boxes(i)) for i in indices)
+    return [(i, boxes) for i, boxes in found if boxes or side.own[i]]
 
 
 def _pair_by_place(
-    removed: list[tuple[_Entry, list[Box]]], added: list[tuple[_Entry, list[Box]]], distance: float
+    removed: list[tuple[str, list[Box]]], added: list[tuple[str, list[Box]]], distance: float
 ) -> list[tuple[int, int]]:
     """Old and new entities of one type whose extents come within ``distance``, each used once."""
     flat = [(i, b) for i, (_, boxes) in enumerate(added) for b in boxes]
@@ -250,14 +352,11 @@ def _pair_by_place(
     tree = shapely.STRtree([box(*b) for _, b in flat])
     taken: set[int] = set()
     pairs = []
-    for r, (old, boxes) in enumerate(removed):
+    for r, (kind, boxes) in enumerate(removed):
         for b in boxes:
             near = box(b[0] - distance, b[1] - distance, b[2] + distance, b[3] + distance)
             candidates = sorted({flat[int(k)][0] for k in tree.query(near, predicate="intersects")})
-            match = next(
-                (a for a in candidates if a not in taken and added[a][0].entity.dxftype() == old.entity.dxftype()),
-                None,
-            )
+            match = next((a for a in candidates if a not in taken and added[a][0] == kind), None)
             if match is not None:
                 taken.add(match)
                 pairs.append((r, match))
@@ -265,24 +364,24 @@ def _pair_by_place(
     return pairs
 
 
-def _split(old: Sequence[_Entry], new: Sequence[_Entry]) -> tuple[list[_Entry], list[_Entry], int, float]:
+def _split(old: _Side, new: _Side) -> tuple[list[int], list[int], int, float]:
     """Entities only in old, only in new, the number unchanged, and the share of those that kept their handle."""
-    old_groups: dict[Hashable, list[_Entry]] = defaultdict(list)
-    new_groups: dict[Hashable, list[_Entry]] = defaultdict(list)
-    for entry in old:
-        old_groups[entry.fingerprint].append(entry)
-    for entry in new:
-        new_groups[entry.fingerprint].append(entry)
-    only_old: list[_Entry] = []
-    only_new: list[_Entry] = []
+    old_groups: dict[bytes, list[int]] = defaultdict(list)
+    new_groups: dict[bytes, list[int]] = defaultdict(list)
+    for i, key in enumerate(old.fingerprints):
+        old_groups[key].append(i)
+    for i, key in enumerate(new.fingerprints):
+        new_groups[key].append(i)
+    only_old: list[int] = []
+    only_new: list[int] = []
     unchanged = kept = 0
     for key, olds in old_groups.items():
         news = new_groups.pop(key, [])
         same = min(len(olds), len(news))
         unchanged += same
         if same:
-            handles = {e.entity.dxf.handle for e in news}
-            kept += min(same, sum(1 for e in olds if e.entity.dxf.handle in handles))
+            handles = {new.handles[i] for i in news}
+            kept += min(same, sum(1 for i in olds if old.handles[i] in handles))
         # Within one fingerprint, entities are interchangeable: which ones count as left over does not matter.
         only_old.extend(olds[same:])
         only_new.extend(news[same:])
@@ -311,23 +410,44 @@ def entity_changes(
         new_sheet = _sheet(new_doc, layout_name, options)
     else:
         old_sheet, new_sheet = sheets
-    only_old, only_new, unchanged, kept = _split(
-        _entries(old_doc, old_sheet, options), _entries(new_doc, new_sheet, options)
-    )
-    removed = _shown(only_old, old_sheet, options.pad_pt)
-    added = _shown(only_new, new_sheet, options.pad_pt)
+    return _changes(_DocSide(old_doc, old_sheet, options), _DocSide(new_doc, new_sheet, options), options)
+
+
+def index_changes(old: EntityIndex, new: EntityIndex, options: EntityCompareOptions | None = None) -> ChangeSet:
+    """What :func:`entity_changes` finds, from the two sheets' stored indexes instead of their documents.
+
+    :class:`IndexUnreadable` when an index was made with other options than ``options``.
+    """
+    options = options or EntityCompareOptions()
+    for index in (old, new):
+        made = (index.decimals, index.through_viewports, index.pad_pt)
+        if made != (options.decimals, options.through_viewports, options.pad_pt):
+            raise IndexUnreadable(
+                "图元索引的生成参数与本次对比不同", "the entity index was made with other comparison options"
+            )
+    return _changes(_IndexSide(old), _IndexSide(new), options)
+
+
+def _changes(old: _Side, new: _Side, options: EntityCompareOptions) -> ChangeSet:
+    only_old, only_new, unchanged, kept = _split(old, new)
+    removed = _shown(old, only_old)
+    added = _shown(new, only_new)
     pairs: list[tuple[int, int]] = []
     if kept >= options.stable_handles:
-        by_handle = {(e.entity.dxf.handle, e.entity.dxftype()): i for i, (e, _) in enumerate(added)}
-        for r, (e, _) in enumerate(removed):
-            a = by_handle.pop((e.entity.dxf.handle, e.entity.dxftype()), None)
+        by_handle = {(new.handles[i], new.kinds[i]): a for a, (i, _) in enumerate(added)}
+        for r, (i, _) in enumerate(removed):
+            a = by_handle.pop((old.handles[i], old.kinds[i]), None)
             if a is not None:
                 pairs.append((r, a))
     paired_old = {r for r, _ in pairs}
     paired_new = {a for _, a in pairs}
     rest_old = [i for i in range(len(removed)) if i not in paired_old]
     rest_new = [i for i in range(len(added)) if i not in paired_new]
-    by_place = _pair_by_place([removed[i] for i in rest_old], [added[i] for i in rest_new], options.pair_distance_pt)
+    by_place = _pair_by_place(
+        [(old.kinds[removed[i][0]], removed[i][1]) for i in rest_old],
+        [(new.kinds[added[i][0]], added[i][1]) for i in rest_new],
+        options.pair_distance_pt,
+    )
     pairs += [(rest_old[r], rest_new[a]) for r, a in by_place]
     paired_old = {r for r, _ in pairs}
     paired_new = {a for _, a in pairs}
@@ -340,9 +460,7 @@ def entity_changes(
     found += _kinded((b for i, (_, boxes) in enumerate(added) for b in boxes if i not in paired_new), ChangeKind.ADDED)
     findings = []
     size = page_size_finding(
-        (old_sheet.paper.width_pt, old_sheet.paper.height_pt),
-        (new_sheet.paper.width_pt, new_sheet.paper.height_pt),
-        0 if new_sheet.is_modelspace else new_sheet.order - 1,
+        (old.width, old.height), (new.width, new.height), 0 if new.is_modelspace else new.order - 1
     )
     if size is not None:
         findings.append(size)
@@ -354,8 +472,8 @@ def entity_changes(
         changed=len(pairs),
         unchanged=unchanged,
         findings=tuple(findings),
-        page_width=new_sheet.paper.width_pt,
-        page_height=new_sheet.paper.height_pt,
+        page_width=new.width,
+        page_height=new.height,
     )
 
 
