@@ -35,3 +35,8 @@ def tile_key(prefix: str, name: str) -> str:
 def thumbnail_key(sheet_pdf_sha256: str, max_px: int) -> str:
     """The thumbnail of a sheet PDF whose longer side is ``max_px`` pixels."""
     return f"{DERIVED_PREFIX}thumbnails/{sheet_pdf_sha256}/{max_px}.png"
+
+
+def entity_index_key(source_sha256: str, source_index: int, index_version: str) -> str:
+    """The entity index of layout ``source_index`` of a DXF original (what the revision compare reads)."""
+    return f"{DERIVED_PREFIX}entity-index/{source_sha256}/{source_index}.{index_version}.npz"

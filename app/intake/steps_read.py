@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,7 +18,9 @@ from typing import Any
 
 import pymupdf as _pymupdf
 
-from app.intake.keys import sheet_pdf_key
+from app.intake.keys import entity_index_key, sheet_pdf_key
+from review.compare.entities import entity_index
+from review.compare.index import INDEX_FORMAT
 from review.drawing import DxfReadResult, SheetSource, find_sheets, read_dxf, render_sheet
 from review.drawing.layouts import measuring_units
 from review.drawing.render import RENDERER_VERSION
@@ -37,6 +40,11 @@ PDF_SPLIT_VERSION = "p1"
 
 DXF_SPLIT_VERSION = f"d{RENDERER_VERSION}"
 """Version of the DXF renderer that drew the sheet PDF of a layout."""
+
+ENTITY_INDEX_VERSION = f"v{INDEX_FORMAT}-{DXF_SPLIT_VERSION}"
+"""Version of a layout's entity index: its format, and the sheet placement of the renderer its boxes follow."""
+
+log = logging.getLogger(__name__)
 
 Report = Callable[[float, str], None]
 
@@ -328,7 +336,22 @@ def _split_dxf(store: BlobStore, sha256: str, data: bytes, kind: FileKind, repor
             store.put_stream(key, io.BytesIO(pdf), content_type="application/pdf", expected_size=len(pdf))
         with store.open(key) as stream:
             sheet_pdf = stream.read()
+        _store_entity_index(store, entity_index_key(sha256, index, ENTITY_INDEX_VERSION), result.doc, source)
         units = measuring_units(result.doc, source)
         sheets.append(read_dxf_sheet(index, source, sheet_pdf, render_findings, units).stored(key))
         report(100.0 * (index + 1) / len(sources), f"布局 {source.layout_name} / layout {source.layout_name}")
     return SplitFile(kind, tuple(sheets), result.findings)
+
+
+def _store_entity_index(store: BlobStore, key: str, doc: Any, source: SheetSource) -> None:
+    """Store the layout's entity index for later revision compares; a failure is logged, never fatal.
+
+    Without an index the compare job reads both DXF originals again, so nothing is lost but time.
+    """
+    try:
+        if store.exists(key):
+            return
+        data = entity_index(doc, source.layout_name, sheet=source).to_bytes()
+        store.put_stream(key, io.BytesIO(data), content_type="application/octet-stream", expected_size=len(data))
+    except Exception:  # the index only speeds up a later compare: intake goes on without it
+        log.warning("entity index of layout %r not stored under %s", source.layout_name, key, exc_info=True)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pymupdf
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import Conflict
+from app.intake.keys import entity_index_key
 from app.intake.pipeline import process_drawing_file, render_sheet_revision
+from app.intake.steps_read import ENTITY_INDEX_VERSION
 from app.intake.steps_render import ViewOptions, choose_dpi
+from review.compare.entities import entity_index
+from review.compare.index import EntityIndex
+from review.drawing import read_dxf
 from storage.blobstore import LocalBlobStore
 from storage.models import (
     AuditEvent,
@@ -286,3 +293,36 @@ def test_tiling_reports_progress_about_twenty_times_and_the_last_tile(
     done, expected = tiles[-1][1].split()[1].split("/")
     assert done == expected == "108"  # every tile counted, the last one reported
     assert percents[-1] == 95.0
+
+
+def test_a_dxf_layout_gets_its_entity_index_and_a_failed_index_never_fails_intake(
+    session_factory: sessionmaker[Session],
+    store: LocalBlobStore,
+    submission_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dxf = layout_dxf()
+    file_id = upload_original(session_factory, store, submission_id, dxf, "建施-03.dxf")
+    [revision_id] = process_drawing_file(session_factory, store, file_id).revision_ids
+    with session_factory() as session:
+        revision = session.get_one(SheetRevision, revision_id)
+        sha = session.get_one(DrawingFile, revision.drawing_file_id).sha256
+        key = entity_index_key(sha, revision.source_index, ENTITY_INDEX_VERSION)
+    with store.open(key) as stream:
+        index = EntityIndex.from_bytes(stream.read())
+    doc = read_dxf(dxf).doc
+    assert index.layout_name == "建施-03"
+    assert index.handles == entity_index(doc, "建施-03").handles
+    assert len(index) > 5
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no index today")
+
+    monkeypatch.setattr("app.intake.steps_read.entity_index", broken)
+    other = layout_dxf("建施-04", "四层平面图")
+    other_id = upload_original(session_factory, store, submission_id, other, "建施-04.dxf")
+    with caplog.at_level("WARNING", logger="app.intake.steps_read"):
+        assert len(process_drawing_file(session_factory, store, other_id).revision_ids) == 1
+    assert "entity index" in caplog.text
+    assert not store.exists(entity_index_key(hashlib.sha256(other).hexdigest(), 0, ENTITY_INDEX_VERSION))
