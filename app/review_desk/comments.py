@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, false, or_, select, true, update
+from sqlalchemy import ColumnElement, CursorResult, and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
 from app import audit
@@ -36,7 +36,7 @@ from app.review_desk.access import (
 )
 from app.review_desk.errors import Rejected
 from app.review_desk.issuing import issue_comments
-from app.review_desk.markups import aware, check_version
+from app.review_desk.markups import aware, check_version, list_etag, matches
 from review import comments as domain
 from review.clauses import Catalogue, Clause, load_catalogue
 from review.errors import ReviewError
@@ -287,18 +287,57 @@ def _readable_condition(who: Standing, round_ids: Iterable[int]) -> ColumnElemen
 
 def list_revision_comments(db: Session, who: Principal, revision_id: int) -> list[dict[str, Any]]:
     """The comments on the revision in the tracks ``who`` reads, oldest first."""
+    return list_revision_comments_tagged(db, who, revision_id)[1] or []
+
+
+def _on_revision(view: RevisionView) -> list[ColumnElement[bool]]:
+    return [
+        Comment.sheet_id == view.sheet.id,
+        Comment.sheet_revision_id == view.revision.id,
+        _readable_condition(view.standing, [view.round.id]),
+    ]
+
+
+def list_revision_comments_tagged(
+    db: Session, who: Principal, revision_id: int, *, if_none_match: str = ""
+) -> tuple[str, list[dict[str, Any]] | None]:
+    """The list's weak ETag and its comments; None instead of them when ``if_none_match`` names that ETag.
+
+    The ETag counts the comments listed (count, highest id, sum of versions: a step on a comment moves its
+    version) and the live markups linked to them, with the user's view of the revision; computed in SQL first
+    when the client names an ETag, so that an unchanged list reads no rows.
+    """
     view = revision_view(db, who, revision_id)
+    if if_none_match:
+        listed = select(Comment.id).where(*_on_revision(view)).correlate(None).scalar_subquery()
+        live = (Markup.comment_id.in_(listed), Markup.deleted_at.is_(None))
+        count, top, versions, linked_count, linked_versions = db.execute(
+            select(
+                func.count(Comment.id),
+                func.max(Comment.id),
+                func.sum(Comment.version),
+                select(func.count(Markup.id)).where(*live).correlate(None).scalar_subquery(),
+                select(func.sum(Markup.version)).where(*live).correlate(None).scalar_subquery(),
+            ).where(*_on_revision(view))
+        ).one()
+        tag = list_etag("c", view, count, top, versions, linked_count, linked_versions)
+        if matches(if_none_match, tag):
+            return tag, None
     rows = db.scalars(
-        select(Comment)
-        .where(
-            Comment.sheet_id == view.sheet.id,
-            Comment.sheet_revision_id == revision_id,
-            _readable_condition(view.standing, [view.round.id]),
-        )
-        .options(selectinload(Comment.entries))
-        .order_by(Comment.id)
+        select(Comment).where(*_on_revision(view)).options(selectinload(Comment.entries)).order_by(Comment.id)
     ).all()
-    return comments_json(db, view.standing, rows, sheets={view.sheet.id: view.sheet.number})
+    names = _names(db, view.standing, rows, sheets={view.sheet.id: view.sheet.number})
+    linked_rows = [m for found in names.markups.values() for m in found]
+    tag = list_etag(
+        "c",
+        view,
+        len(rows),
+        rows[-1].id if rows else None,
+        sum(r.version for r in rows),
+        len(linked_rows),
+        sum(m.version for m in linked_rows),
+    )
+    return tag, [_json(row, view.standing, names) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ names the version it was made on and is refused when another change came first.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import threading
 from collections import OrderedDict
@@ -17,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from app import audit
 from app.errors import Forbidden, NotFound
@@ -257,14 +259,69 @@ def _annotations(db: Session, view: RevisionView, rows: list[Markup], base: str)
     ]
 
 
+def _listed(view: RevisionView) -> list[ColumnElement[bool]]:
+    conditions = [Markup.sheet_revision_id == view.revision.id, Markup.deleted_at.is_(None)]
+    if view.readable is not None:
+        conditions.append(Markup.track_code.in_(sorted(view.readable)))
+    return conditions
+
+
 def list_markups(db: Session, who: Principal, revision_id: int, *, base: str = "") -> list[dict[str, Any]]:
     """The live markups of the revision in the tracks ``who`` reads, oldest first, as Web Annotations."""
+    return list_markups_tagged(db, who, revision_id, base=base)[1] or []
+
+
+def list_markups_tagged(
+    db: Session, who: Principal, revision_id: int, *, if_none_match: str = "", base: str = ""
+) -> tuple[str, list[dict[str, Any]] | None]:
+    """The list's weak ETag and its annotations; None instead of them when ``if_none_match`` names that ETag.
+
+    The ETag is computed in SQL (count, highest id, sum of versions of the rows listed: every change moves a
+    version) with what the user's view of the revision depends on, so an unchanged list costs no rows.
+    """
     view = revision_view(db, who, revision_id)
-    query = select(Markup).where(Markup.sheet_revision_id == revision_id, Markup.deleted_at.is_(None))
-    if view.readable is not None:
-        query = query.where(Markup.track_code.in_(sorted(view.readable)))
-    rows = list(db.scalars(query.order_by(Markup.id)))
-    return _annotations(db, view, rows, base)
+    if if_none_match:
+        count, top, versions = db.execute(
+            select(func.count(Markup.id), func.max(Markup.id), func.sum(Markup.version)).where(*_listed(view))
+        ).one()
+        tag = list_etag("m", view, count, top, versions)
+        if matches(if_none_match, tag):
+            return tag, None
+    rows = list(db.scalars(select(Markup).where(*_listed(view)).order_by(Markup.id)))
+    tag = list_etag("m", view, len(rows), rows[-1].id if rows else None, sum(r.version for r in rows) if rows else None)
+    return tag, _annotations(db, view, rows, base)
+
+
+def view_token(view: RevisionView) -> str:
+    """What a list of the revision shows besides its rows: who asks, with which roles, in which state of the round."""
+    standing = view.standing
+    round_ = view.round
+    state = (
+        standing.user_id,
+        sorted((str(role), track or "") for role, track in standing.principal.roles),
+        standing.reads_all,
+        standing.designer,
+        sorted(standing.review_tracks),
+        sorted(standing.lead_tracks),
+        standing.submission.state.value,
+        round_.id,
+        str(round_.closed_at),
+        sorted((r.track_code, r.state.value, str(r.comments_issued_at)) for r in round_.track_reviews),
+        sorted(view.readable) if view.readable is not None else None,
+    )
+    return hashlib.blake2b(repr(state).encode(), digest_size=8).hexdigest()
+
+
+def list_etag(kind: str, view: RevisionView, count: int, top: int | None, versions: int | None, *more: Any) -> str:
+    """A weak ETag of a list of the revision: its rows' count, highest id and sum of versions, and the view."""
+    figures = "-".join(str(int(v or 0)) for v in (count, top, versions, *more))
+    return f'W/"{kind}{view.revision.id}-{figures}-{view_token(view)}"'
+
+
+def matches(if_none_match: str, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``tag`` (weak comparison, ``*`` matches)."""
+    opaque = tag.removeprefix("W/")
+    return any(c == "*" or c.removeprefix("W/") == opaque for c in (p.strip() for p in if_none_match.split(",")))
 
 
 def get_markup(db: Session, who: Principal, markup_id: int, *, base: str = "") -> dict[str, Any]:

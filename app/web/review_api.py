@@ -154,8 +154,29 @@ def _markup_response(annotation: dict[str, Any], status: int = 200) -> Response:
 @_special
 async def list_markups(request: Request) -> Response:
     """批注列表 / The markups of a sheet revision as W3C Web Annotations, in the tracks the user reads."""
-    items = await _run(request, markups.list_markups, request.path_params["revision_id"])
-    return JSONResponse({"items": _rebase(items, _base(request))})
+    tagged = await _run(request, _tagged(request, markups.list_markups_tagged), request.path_params["revision_id"])
+    return _list_response(tagged, lambda items: _rebase(items, _base(request)))
+
+
+LIST_CACHE_CONTROL = "private, no-cache"
+"""Lists may be kept by the browser but are revalidated each time: the browser sends ``If-None-Match`` itself."""
+
+
+def _tagged(request: Request, work: Callable[..., Any]) -> Callable[..., Any]:
+    if_none_match = request.headers.get("if-none-match", "")
+    return lambda db, who, *args: work(db, who, *args, if_none_match=if_none_match)
+
+
+def _list_response(
+    tagged: tuple[str, list[dict[str, Any]] | None],
+    finish: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda items: items,
+) -> Response:
+    """200 with the items, or 304 without a body when the client's ``If-None-Match`` named the list's ETag."""
+    tag, items = tagged
+    headers = {"ETag": tag, "Cache-Control": LIST_CACHE_CONTROL}
+    if items is None:
+        return Response(status_code=304, headers=headers)
+    return JSONResponse({"items": finish(items)}, headers=headers)
 
 
 def _rebase(items: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
@@ -224,8 +245,8 @@ def _comment_response(comment: dict[str, Any], status: int = 200) -> Response:
 @_special
 async def revision_comments(request: Request) -> Response:
     """图纸审查意见 / The comments on a sheet revision in the tracks the user reads."""
-    items = await _run(request, comments.list_revision_comments, request.path_params["revision_id"])
-    return JSONResponse({"items": items})
+    work = _tagged(request, comments.list_revision_comments_tagged)
+    return _list_response(await _run(request, work, request.path_params["revision_id"]))
 
 
 @_special

@@ -29,6 +29,7 @@ BUDGET = {
     "list markups": 1 + 3,  # access, the markups, their authors' names, their comments' texts
     "create markup": 1 + 1 + AUDIT,  # access, the row, the audit event
     "list comments": 1 + 4,  # access, the comments, their threads, the names, their markups
+    "list unchanged": 1 + 1,  # access, the list's ETag figures (count, highest id, sum of versions)
     "create comment": 1 + 1 + 1 + 1 + 1 + AUDIT,  # access, markups named, template counted, the row, markups linked
     "answer": 3 + 2 + AUDIT,  # the comment, access, its thread; the entry, the comment's version; the audit event
 }
@@ -102,6 +103,16 @@ def test_the_review_desk_stays_within_its_statement_budget(engine: Engine, sessi
         engine, session, "list comments", lambda: comments.list_revision_comments(session, case.fire, case.revision_id)
     )
     assert [c["markup_ids"] for c in shown] == [[drawn.id]]
+    for tagged in (markups.list_markups_tagged, comments.list_revision_comments_tagged):
+        tag, items = tagged(session, case.fire, case.revision_id)
+        assert items == (listed if tagged is markups.list_markups_tagged else shown)
+        kept_tag, nothing = within(
+            engine,
+            session,
+            "list unchanged",
+            lambda tagged=tagged, tag=tag: tagged(session, case.fire, case.revision_id, if_none_match=tag),
+        )
+        assert (kept_tag, nothing) == (tag, None)
 
     comments.issue_comments(session, case.fire_lead, case.round_id, FIRE)
     hand_to_designer(session, case)

@@ -219,6 +219,87 @@ def test_two_edits_of_one_markup_one_wins_the_other_gets_412(platform: Platform,
         second.close()
 
 
+def test_an_unchanged_list_is_304_and_any_change_is_200(platform: Platform, browsers: dict[str, Browser]) -> None:
+    case = make_web_case(platform)
+    fire, airdef, lead = browsers["fire.reviewer"], browsers["airdef.reviewer"], browsers["fire.lead"]
+    markups_url = f"/sheet-revisions/{case.revision_id}/markups"
+    comments_url = f"/sheet-revisions/{case.revision_id}/comments"
+    created = draw(fire, case).json()
+    markup_url = f"/markups/{created['liantu']['id']}"
+    comment = fire.send(
+        "POST", comments_url, json={"track": FIRE, "severity": "general", "text": "疏散宽度不足", "markup_ids": []}
+    ).json()
+    tags = {markups_url: "", comments_url: ""}
+
+    def unchanged(url: str) -> None:
+        again = fire.get(url, headers={"If-None-Match": tags[url]})
+        assert again.status_code == 304, again.text
+        assert again.content == b""
+        assert again.headers["etag"] == tags[url]
+
+    def changed(url: str) -> None:
+        """A 200 with a new ETag and the very body a request without ``If-None-Match`` gets; then 304 on it."""
+        fresh = fire.get(url, headers={"If-None-Match": tags[url]} if tags[url] else {})
+        assert fresh.status_code == 200, fresh.text
+        assert fresh.headers["etag"].startswith('W/"')
+        assert fresh.headers["etag"] != tags[url]
+        assert fresh.headers["cache-control"] == "private, no-cache"
+        assert fresh.json() == fire.get(url).json()
+        tags[url] = fresh.headers["etag"]
+        unchanged(url)
+
+    changed(markups_url)
+    changed(comments_url)
+    assert fire.get(markups_url, headers={"If-None-Match": f'"x", {tags[markups_url]}'}).status_code == 304
+    assert fire.get(markups_url, headers={"If-None-Match": '"x"'}).status_code == 200
+    # Another reviewer's list of the same revision has its own ETag (editable differs).
+    other = airdef.get(markups_url)
+    assert other.headers["etag"] != tags[markups_url]
+
+    # Another reviewer draws in their track; the first reviewer's list changes.
+    assert draw(airdef, case, CIVIL_AIR_DEFENCE).status_code == 201
+    changed(markups_url)
+    unchanged(comments_url)
+    # The reviewer changes their markup (its version moves), then links it to a comment.
+    moved = fire.send(
+        "PUT", markup_url, json={"markup": {**RECT, "points": [[10, 10], [60, 60]]}}, headers={"If-Match": '"1"'}
+    )
+    assert moved.status_code == 200, moved.text
+    changed(markups_url)
+    linked = fire.send(
+        "POST",
+        comments_url,
+        json={"track": FIRE, "severity": "general", "text": "门宽不足", "markup_ids": [created["liantu"]["id"]]},
+    )
+    assert linked.status_code == 201, linked.text
+    changed(markups_url)  # the markup now carries the comment's text
+    changed(comments_url)
+    # The track lead replies to the first comment: the thread changes.
+    etag = lead.get(f"/comments/{comment['id']}").headers["etag"]
+    reply = lead.send(
+        "POST",
+        f"/comments/{comment['id']}/actions",
+        headers={"If-Match": etag},
+        json={"action": "reply", "text": "同意"},
+    )
+    assert reply.status_code == 200, reply.text
+    changed(comments_url)
+    unchanged(markups_url)
+    # Deleting the linked markup changes both lists (the comment's markup_ids).
+    current = fire.get(markup_url).headers["etag"]
+    assert fire.send("DELETE", markup_url, headers={"If-Match": current}).status_code == 204
+    changed(markups_url)
+    changed(comments_url)
+    # The round's state changes what the reviewer may do, though no row of the lists changed.
+    with platform.sessions() as db, db.begin():
+        review = db.scalars(
+            select(TrackReview).where(TrackReview.round_id == case.round_id, TrackReview.track_code == FIRE)
+        ).one()
+        review.state = TrackReviewState.PASSED
+    changed(markups_url)
+    changed(comments_url)
+
+
 @pytest.mark.parametrize(
     ("value", "code"),
     [
