@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -279,6 +280,26 @@ def list_markups_tagged(
     The ETag is computed in SQL (count, highest id, sum of versions of the rows listed: every change moves a
     version) with what the user's view of the revision depends on, so an unchanged list costs no rows.
     """
+    view, tag, rows = _listed_rows(db, who, revision_id, if_none_match)
+    return tag, None if rows is None else _annotations(db, view, rows, base)
+
+
+def list_markups_body(
+    db: Session, who: Principal, revision_id: int, *, if_none_match: str = "", base: str = ""
+) -> tuple[str, bytes | None]:
+    """:func:`list_markups_tagged` as the JSON body ``{"items": [...]}`` the API sends, from each markup's cached JSON.
+
+    The bytes are those of Starlette's ``JSONResponse`` for the same document.
+    """
+    view, tag, rows = _listed_rows(db, who, revision_id, if_none_match)
+    if rows is None:
+        return tag, None
+    return tag, b'{"items":[' + b",".join(_encoded(db, view, rows, base)) + b"]}"
+
+
+def _listed_rows(
+    db: Session, who: Principal, revision_id: int, if_none_match: str
+) -> tuple[RevisionView, str, list[Markup] | None]:
     view = revision_view(db, who, revision_id)
     if if_none_match:
         count, top, versions = db.execute(
@@ -286,10 +307,63 @@ def list_markups_tagged(
         ).one()
         tag = list_etag("m", view, count, top, versions)
         if matches(if_none_match, tag):
-            return tag, None
+            return view, tag, None
     rows = list(db.scalars(select(Markup).where(*_listed(view)).order_by(Markup.id)))
     tag = list_etag("m", view, len(rows), rows[-1].id if rows else None, sum(r.version for r in rows) if rows else None)
-    return tag, _annotations(db, view, rows, base)
+    return view, tag, rows
+
+
+_ENCODED: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], bytes]] = OrderedDict()
+_ENCODED_LOCK = threading.Lock()
+ENCODED_CACHE_SIZE = 20_000
+"""Annotations kept encoded (a few hundred bytes to a few kilobytes each), per markup version and reader's view."""
+
+
+def encode(document: Any) -> bytes:
+    """JSON bytes as Starlette's ``JSONResponse`` writes them."""
+    return json.dumps(document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
+def _encoded(db: Session, view: RevisionView, rows: list[Markup], base: str) -> list[bytes]:
+    """Each row's annotation as JSON bytes, encoded once per everything it is built from."""
+    authors = lookup(db, select(User.id, User.display_name).where(User.id.in_({r.author_id for r in rows})))
+    comment_ids = {r.comment_id for r in rows if r.comment_id is not None}
+    texts = lookup(db, select(Comment.id, Comment.text).where(Comment.id.in_(comment_ids))) if comment_ids else {}
+    cache: dict[str, bool] = {}
+    found: list[bytes] = []
+    for row in rows:
+        author_name = authors.get(row.author_id, "")
+        comment_text = texts.get(row.comment_id, "") if row.comment_id is not None else ""
+        editable = _editable(db, view, row, cache)
+        key = (
+            row.id,
+            row.version,
+            row.created_at,
+            row.updated_at,
+            row.sheet_revision_id,
+            row.track_code,
+            row.author_id,
+            row.comment_id,
+            row.region_changed,
+            row.carried_from_id,
+            author_name,
+            comment_text,
+            editable,
+            base,
+        )
+        with _ENCODED_LOCK:
+            hit = _ENCODED.get(key)
+            if hit is not None and hit[0] == row.shape:
+                _ENCODED.move_to_end(key)
+                found.append(hit[1])
+                continue
+        data = encode(annotation(row, author_name=author_name, comment_text=comment_text, editable=editable, base=base))
+        with _ENCODED_LOCK:
+            _ENCODED[key] = (row.shape, data)
+            while len(_ENCODED) > ENCODED_CACHE_SIZE:
+                _ENCODED.popitem(last=False)
+        found.append(data)
+    return found
 
 
 def view_token(view: RevisionView) -> str:

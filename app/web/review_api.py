@@ -154,8 +154,17 @@ def _markup_response(annotation: dict[str, Any], status: int = 200) -> Response:
 @_special
 async def list_markups(request: Request) -> Response:
     """批注列表 / The markups of a sheet revision as W3C Web Annotations, in the tracks the user reads."""
-    tagged = await _run(request, _tagged(request, markups.list_markups_tagged), request.path_params["revision_id"])
-    return _list_response(tagged, lambda items: _rebase(items, _base(request)))
+    if_none_match = request.headers.get("if-none-match", "")
+    base = _base(request)
+
+    def work(db: Any, who: Principal, revision_id: int) -> tuple[str, bytes | None]:
+        return markups.list_markups_body(db, who, revision_id, if_none_match=if_none_match, base=base)
+
+    tag, body = await _run(request, work, request.path_params["revision_id"])
+    headers = {"ETag": tag, "Cache-Control": LIST_CACHE_CONTROL}
+    if body is None:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 LIST_CACHE_CONTROL = "private, no-cache"
@@ -167,16 +176,13 @@ def _tagged(request: Request, work: Callable[..., Any]) -> Callable[..., Any]:
     return lambda db, who, *args: work(db, who, *args, if_none_match=if_none_match)
 
 
-def _list_response(
-    tagged: tuple[str, list[dict[str, Any]] | None],
-    finish: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda items: items,
-) -> Response:
+def _list_response(tagged: tuple[str, list[dict[str, Any]] | None]) -> Response:
     """200 with the items, or 304 without a body when the client's ``If-None-Match`` named the list's ETag."""
     tag, items = tagged
     headers = {"ETag": tag, "Cache-Control": LIST_CACHE_CONTROL}
     if items is None:
         return Response(status_code=304, headers=headers)
-    return JSONResponse({"items": finish(items)}, headers=headers)
+    return JSONResponse({"items": items}, headers=headers)
 
 
 def _rebase(items: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from starlette.responses import JSONResponse
 
 from app.platform import Platform
 from app.settings import load_settings
@@ -245,6 +246,7 @@ def test_an_unchanged_list_is_304_and_any_change_is_200(platform: Platform, brow
         assert fresh.headers["etag"] != tags[url]
         assert fresh.headers["cache-control"] == "private, no-cache"
         assert fresh.json() == fire.get(url).json()
+        assert fresh.content == JSONResponse(fresh.json()).body  # the bytes Starlette writes for it
         tags[url] = fresh.headers["etag"]
         unchanged(url)
 
