@@ -2,7 +2,9 @@
 
 :func:`compare_revision` (the ``sheet_revision.compare`` job) reads the two revisions named by the
 revision's :class:`~storage.models.RevisionComparison`: when both come from DXF originals, their layouts are
-compared entity by entity (:func:`review.compare.entity_changes`); otherwise their sheet PDFs are compared
+compared entity by entity, from the entity indexes intake stored under ``derived/entity-index/``
+(:func:`review.compare.entities.index_changes`, no DXF read) or, for a sheet split before indexes were stored,
+from both DXF originals read again (:func:`review.compare.entity_changes`); otherwise their sheet PDFs are compared
 as pictures (:func:`review.compare.raster_changes`). The merged change rectangles are stored on the
 comparison (``regions``: ``x0, y0, x1, y1`` in sheet points of the new revision and ``what``: added,
 removed or changed), with an overlay image (old red, new blue, both black) under
@@ -17,15 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import NotFound
-from app.intake.steps_read import splittable_kind
+from app.intake.keys import entity_index_key
+from app.intake.steps_read import ENTITY_INDEX_VERSION, splittable_kind
 from app.intake.steps_record import finding_json
 from app.rounds.carry import carry_sheet, rectangles
 from review.compare import (
@@ -38,6 +43,8 @@ from review.compare import (
     overlay_png,
     render_grey,
 )
+from review.compare.entities import index_changes
+from review.compare.index import EntityIndex
 from review.drawing.dxf_reader import ReadOptions, read_dxf
 from review.errors import ReviewError
 from review.filetypes import FileKind
@@ -55,15 +62,20 @@ no more. After a picture comparison the overlay keeps the comparison's resolutio
 reused as they are."""
 DXF_KINDS = (FileKind.DXF_ASCII, FileKind.DXF_BINARY)
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Side:
-    """One revision's sheet PDF and, when it came from a DXF, the original and layout."""
+    """One revision's sheet PDF and, when it came from a DXF, its layout, entity index and original."""
 
     pdf: bytes
     pdf_sha256: str
-    dxf: bytes | None
+    dxf: Callable[[], bytes] | None
+    """Reads the DXF original (only when an entity index is missing); None for a sheet not from a DXF."""
     layout_name: str
+    index: EntityIndex | None = None
+    """The layout's entity index stored at intake; None for sheets split before indexes were stored."""
 
 
 def _read(store: BlobStore, key: str) -> bytes:
@@ -72,19 +84,36 @@ def _read(store: BlobStore, key: str) -> bytes:
     return data
 
 
+def _stored_index(store: BlobStore, drawing: DrawingFile, revision: SheetRevision) -> EntityIndex | None:
+    key = entity_index_key(drawing.sha256, revision.source_index, ENTITY_INDEX_VERSION)
+    if not store.exists(key):
+        return None
+    try:
+        index = EntityIndex.from_bytes(_read(store, key))
+    except CompareError:
+        log.warning("entity index %s cannot be read; the DXF is read instead", key, exc_info=True)
+        return None
+    return index if index.layout_name == revision.layout_name else None
+
+
 def _side(db: Session, store: BlobStore, revision: SheetRevision) -> _Side:
     if not revision.pdf_key:
         raise NotFound("该图纸尚未生成图纸 PDF", "the sheet has no sheet PDF yet")
     pdf = _read(store, revision.pdf_key)
     drawing = db.get_one(DrawingFile, revision.drawing_file_id)
-    dxf = None
+    dxf: Callable[[], bytes] | None = None
+    index = None
     if revision.layout_name:
-        original = _read(store, drawing.object_key)
+        with store.open(drawing.object_key) as stream:
+            head = stream.read(4096)
         try:
-            dxf = original if splittable_kind(original) in DXF_KINDS else None
+            is_dxf = splittable_kind(head) in DXF_KINDS
         except ReviewError:
-            dxf = None
-    return _Side(pdf, hashlib.sha256(pdf).hexdigest(), dxf, revision.layout_name)
+            is_dxf = False
+        if is_dxf:
+            dxf = partial(_read, store, drawing.object_key)
+            index = _stored_index(store, drawing, revision)
+    return _Side(pdf, hashlib.sha256(pdf).hexdigest(), dxf, revision.layout_name, index)
 
 
 @dataclass(frozen=True)
@@ -107,15 +136,25 @@ class Compared:
         return overlay_png(old, new, self.changes, 72.0 / OVERLAY_DPI)
 
 
+def _entity_changes(
+    old: _Side, new: _Side, old_dxf: Callable[[], bytes], new_dxf: Callable[[], bytes]
+) -> ChangeSet | None:
+    """The entity comparison of two DXF layouts, from their stored indexes when both have one; None if renamed."""
+    if old.index is not None and new.index is not None:
+        return index_changes(old.index, new.index) if old.layout_name == new.layout_name else None
+    old_doc = read_dxf(old_dxf(), ReadOptions(audit=False)).doc
+    new_doc = read_dxf(new_dxf(), ReadOptions(audit=False)).doc
+    return entity_changes(old_doc, new_doc, new.layout_name) if old.layout_name == new.layout_name else None
+
+
 def changes_between(old: _Side, new: _Side) -> Compared:
     """The change set of two sheets: entity diff when both are DXF layouts, raster diff otherwise."""
     findings: list[Finding] = []
     if old.dxf is not None and new.dxf is not None:
         try:
-            old_doc = read_dxf(old.dxf, ReadOptions(audit=False)).doc
-            new_doc = read_dxf(new.dxf, ReadOptions(audit=False)).doc
-            if old.layout_name == new.layout_name:
-                return Compared(entity_changes(old_doc, new_doc, new.layout_name), findings, None)
+            changes = _entity_changes(old, new, old.dxf, new.dxf)
+            if changes is not None:
+                return Compared(changes, findings, None)
             findings.append(
                 Finding(
                     "COMPARE_LAYOUT_RENAMED",

@@ -8,19 +8,25 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+import app.rounds.compare as compare_module
 from app.drawings import add_original
 from app.errors import Conflict, Invalid
+from app.intake.keys import entity_index_key
+from app.intake.steps_read import ENTITY_INDEX_VERSION
 from app.rounds.answers import answer_comment, resubmit
 from app.rounds.compare import COMPARE_REVISION, compare_revision
 from app.rounds.conclude import conclude_track
 from app.rounds.matching import match_view, set_match
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE
+from review.drawing import DxfReadResult
+from review.drawing.dxf_reader import ReadOptions
 from storage.blobstore import LocalBlobStore
 from storage.db import transaction
 from storage.models import (
     ClockPause,
     Comment,
     CommentEntry,
+    DrawingFile,
     Markup,
     RevisionComparison,
     Round,
@@ -305,3 +311,52 @@ def test_a_pdf_sheet_is_compared_as_pictures(
         assert 698 <= region["x1"] <= 710
         assert 290 <= region["y0"] <= 302
         assert 378 <= region["y1"] <= 390
+
+
+def test_dxf_sheets_are_compared_from_their_stored_entity_indexes_or_else_from_the_dxf(
+    session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _revise(session_factory, case)
+    _answer_all(session_factory, case, ids)
+    upload(session_factory, store, case.designer, case.submission_id, sheet_dxf("建施-03", added_circle=True), "r2.dxf")
+    with transaction(session_factory) as db:
+        done = resubmit(db, store, case.designer, case.submission_id)
+    with session_factory() as db:
+        new03 = db.scalars(
+            select(SheetRevision)
+            .join(Sheet, SheetRevision.sheet_id == Sheet.id)
+            .where(SheetRevision.round_id == done.round.id, Sheet.number == "建施-03")
+        ).one()
+        new03_id = new03.id
+        index_keys = [
+            entity_index_key(db.get_one(DrawingFile, r.drawing_file_id).sha256, r.source_index, ENTITY_INDEX_VERSION)
+            for r in (new03, db.get_one(SheetRevision, case.revisions["建施-03"]))
+        ]
+    assert all(store.exists(key) for key in index_keys)
+
+    def stored() -> tuple[str, list[dict[str, object]], list[dict[str, object]]]:
+        with session_factory() as db:
+            comparison = db.get_one(RevisionComparison, new03_id)
+            return comparison.method or "", list(comparison.regions), list(comparison.findings)
+
+    read: list[bytes] = []
+    real_read_dxf = compare_module.read_dxf
+
+    def counted(data: bytes, options: ReadOptions | None = None) -> DxfReadResult:
+        read.append(data)
+        return real_read_dxf(data, options)
+
+    monkeypatch.setattr(compare_module, "read_dxf", counted)
+    compare_revision(session_factory, store, new03_id)
+    from_indexes = stored()
+    assert read == []  # both indexes were stored at intake: no DXF is read
+    assert from_indexes[0] == "entities"
+    assert from_indexes[1]
+    assert from_indexes[2] == []
+
+    # Sheets split before indexes were stored: the DXF originals are read as before, with the same result.
+    for key in index_keys:
+        store.delete(key)
+    compare_revision(session_factory, store, new03_id)
+    assert len(read) == 2
+    assert stored() == from_indexes
