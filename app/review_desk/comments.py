@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -36,7 +38,7 @@ from app.review_desk.access import (
 )
 from app.review_desk.errors import Rejected
 from app.review_desk.issuing import issue_comments
-from app.review_desk.markups import aware, check_version, list_etag, matches
+from app.review_desk.markups import aware, check_version, encode, list_etag, matches
 from review import comments as domain
 from review.clauses import Catalogue, Clause, load_catalogue
 from review.errors import ReviewError
@@ -298,15 +300,9 @@ def _on_revision(view: RevisionView) -> list[ColumnElement[bool]]:
     ]
 
 
-def list_revision_comments_tagged(
-    db: Session, who: Principal, revision_id: int, *, if_none_match: str = ""
-) -> tuple[str, list[dict[str, Any]] | None]:
-    """The list's weak ETag and its comments; None instead of them when ``if_none_match`` names that ETag.
-
-    The ETag counts the comments listed (count, highest id, sum of versions: a step on a comment moves its
-    version) and the live markups linked to them, with the user's view of the revision; computed in SQL first
-    when the client names an ETag, so that an unchanged list reads no rows.
-    """
+def _revision_rows(
+    db: Session, who: Principal, revision_id: int, if_none_match: str
+) -> tuple[RevisionView, str, Sequence[Comment] | None, _Names | None]:
     view = revision_view(db, who, revision_id)
     if if_none_match:
         listed = select(Comment.id).where(*_on_revision(view)).correlate(None).scalar_subquery()
@@ -322,7 +318,7 @@ def list_revision_comments_tagged(
         ).one()
         tag = list_etag("c", view, count, top, versions, linked_count, linked_versions)
         if matches(if_none_match, tag):
-            return tag, None
+            return view, tag, None, None
     rows = db.scalars(
         select(Comment).where(*_on_revision(view)).options(selectinload(Comment.entries)).order_by(Comment.id)
     ).all()
@@ -337,7 +333,88 @@ def list_revision_comments_tagged(
         len(linked_rows),
         sum(m.version for m in linked_rows),
     )
+    return view, tag, rows, names
+
+
+def list_revision_comments_tagged(
+    db: Session, who: Principal, revision_id: int, *, if_none_match: str = ""
+) -> tuple[str, list[dict[str, Any]] | None]:
+    """The list's weak ETag and its comments; None instead of them when ``if_none_match`` names that ETag.
+
+    The ETag counts the comments listed (count, highest id, sum of versions: a step on a comment moves its
+    version) and the live markups linked to them, with the user's view of the revision; computed in SQL first
+    when the client names an ETag, so that an unchanged list reads no rows.
+    """
+    view, tag, rows, names = _revision_rows(db, who, revision_id, if_none_match)
+    if rows is None or names is None:
+        return tag, None
     return tag, [_json(row, view.standing, names) for row in rows]
+
+
+def list_revision_comments_body(
+    db: Session, who: Principal, revision_id: int, *, if_none_match: str = ""
+) -> tuple[str, bytes | None]:
+    """:func:`list_revision_comments_tagged` as the JSON body the API sends, each comment encoded once per version."""
+    view, tag, rows, names = _revision_rows(db, who, revision_id, if_none_match)
+    if rows is None or names is None:
+        return tag, None
+    return tag, b'{"items":[' + b",".join(_encoded(row, view.standing, names) for row in rows) + b"]}"
+
+
+_ENCODED: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+_ENCODED_LOCK = threading.Lock()
+ENCODED_CACHE_SIZE = 20_000
+"""Comments kept encoded, per version and everything else their JSON shows to one reader."""
+
+
+def _encoded(row: Comment, who: Standing, names: _Names) -> bytes:
+    linked = names.markups.get(row.id, [])
+    key = (
+        row.id,
+        row.version,
+        row.created_at,
+        row.updated_at,
+        row.issued_at,
+        row.status,
+        row.text,
+        tuple(row.clause_ids),
+        row.track_code,
+        row.severity,
+        row.sheet_id,
+        row.sheet_revision_id,
+        names.sheets.get(row.sheet_id) if row.sheet_id is not None else None,
+        names.rounds.get(row.round_id),
+        row.author_id,
+        names.users.get(row.author_id, ""),
+        tuple(
+            (
+                e.id,
+                e.at,
+                e.author_id,
+                names.users.get(e.author_id, ""),
+                e.role,
+                e.action,
+                e.text,
+                e.attachment_key,
+                e.attachment_name,
+            )
+            for e in row.entries
+        ),
+        tuple((m.id, m.region_changed) for m in linked),
+        who.user_id,
+        tuple(sorted(who.comment_roles(row.track_code))),
+    )
+    with _ENCODED_LOCK:
+        hit = _ENCODED.get(key)
+        if hit is not None:
+            _ENCODED.move_to_end(key)
+            return hit
+    data = encode(_json(row, who, names))
+    with _ENCODED_LOCK:
+        _ENCODED[key] = data
+        while len(_ENCODED) > ENCODED_CACHE_SIZE:
+            _ENCODED.popitem(last=False)
+    return data
 
 
 @dataclass(frozen=True)

@@ -160,11 +160,7 @@ async def list_markups(request: Request) -> Response:
     def work(db: Any, who: Principal, revision_id: int) -> tuple[str, bytes | None]:
         return markups.list_markups_body(db, who, revision_id, if_none_match=if_none_match, base=base)
 
-    tag, body = await _run(request, work, request.path_params["revision_id"])
-    headers = {"ETag": tag, "Cache-Control": LIST_CACHE_CONTROL}
-    if body is None:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return _body_response(await _run(request, work, request.path_params["revision_id"]))
 
 
 LIST_CACHE_CONTROL = "private, no-cache"
@@ -176,13 +172,13 @@ def _tagged(request: Request, work: Callable[..., Any]) -> Callable[..., Any]:
     return lambda db, who, *args: work(db, who, *args, if_none_match=if_none_match)
 
 
-def _list_response(tagged: tuple[str, list[dict[str, Any]] | None]) -> Response:
-    """200 with the items, or 304 without a body when the client's ``If-None-Match`` named the list's ETag."""
-    tag, items = tagged
+def _body_response(tagged: tuple[str, bytes | None]) -> Response:
+    """200 with the list's JSON, or 304 without a body when the client's ``If-None-Match`` named the list's ETag."""
+    tag, body = tagged
     headers = {"ETag": tag, "Cache-Control": LIST_CACHE_CONTROL}
-    if items is None:
+    if body is None:
         return Response(status_code=304, headers=headers)
-    return JSONResponse({"items": items}, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _rebase(items: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
@@ -251,8 +247,8 @@ def _comment_response(comment: dict[str, Any], status: int = 200) -> Response:
 @_special
 async def revision_comments(request: Request) -> Response:
     """图纸审查意见 / The comments on a sheet revision in the tracks the user reads."""
-    work = _tagged(request, comments.list_revision_comments_tagged)
-    return _list_response(await _run(request, work, request.path_params["revision_id"]))
+    work = _tagged(request, comments.list_revision_comments_body)
+    return _body_response(await _run(request, work, request.path_params["revision_id"]))
 
 
 @_special

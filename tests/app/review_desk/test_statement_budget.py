@@ -8,6 +8,7 @@ Signing in is the web layer's and not counted here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -113,6 +114,13 @@ def test_the_review_desk_stays_within_its_statement_budget(engine: Engine, sessi
             lambda tagged=tagged, tag=tag: tagged(session, case.fire, case.revision_id, if_none_match=tag),
         )
         assert (kept_tag, nothing) == (tag, None)
+    # The API's bodies, assembled from cached JSON, say what the lists say (twice: uncached, then cached).
+    for _ in range(2):
+        assert json.loads(markups.list_markups_body(session, case.fire, case.revision_id)[1] or b"") == {
+            "items": listed
+        }
+        body = comments.list_revision_comments_body(session, case.fire, case.revision_id)[1]
+        assert json.loads(body or b"") == {"items": shown}
 
     comments.issue_comments(session, case.fire_lead, case.round_id, FIRE)
     hand_to_designer(session, case)
