@@ -13,7 +13,9 @@ minimum line width, no opening), for comparison (see ``RasterCompareOptions``). 
 rendering both pages to grey pixmaps at the same resolution, the floor any picture comparison pays.
 ``job-pdf`` and ``job-dxf`` time what the platform's ``sheet_revision.compare`` job computes for a sheet
 (:func:`app.rounds.compare.changes_between` plus the overlay PNG composed by ``Compared.overlay``), from the
-stored bytes.
+stored bytes: ``job-dxf`` from the two entity indexes intake stored (made by ``index-build``, intake's cost,
+timed for both sheets once their DXF is read and their layouts found), ``job-dxf-read`` the fallback for sheets
+split before indexes were stored (both DXF read again).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 A1_MM = (841.0, 594.0)
@@ -112,6 +115,54 @@ def to_dxf(shapes: list[tuple[str, list[tuple[float, float]]]], renumber: int) -
     return stream.getvalue().encode()
 
 
+def _index_build(old: str, new: str) -> tuple[float, float, Any, str]:
+    """The entity indexes of both sheets, as intake makes them once their DXF is read; written beside them."""
+    from review.compare.entities import entity_index
+    from review.compare.regions import ChangeSet
+    from review.drawing.dxf_reader import ReadOptions, read_dxf
+    from review.drawing.layouts import find_sheets
+
+    docs = [read_dxf(Path(path).read_bytes(), ReadOptions(audit=False)).doc for path in (old, new)]
+    sheets = [find_sheets(doc)[0] for doc in docs]  # intake has found them already when it renders
+    start, cpu_start = time.perf_counter(), time.process_time()
+    blobs = [entity_index(doc, "A-101", sheet=sheet).to_bytes() for doc, sheet in zip(docs, sheets, strict=True)]
+    for path, blob in zip((old, new), blobs, strict=True):
+        Path(path).with_suffix(".npz").write_bytes(blob)
+    changes = ChangeSet(rectangles=(), method="index")
+    notes = f"(both_sheets;_index_{len(blobs[1]) / 1024:.0f}_KiB_per_sheet)"
+    return start, cpu_start, changes, notes
+
+
+def _job(mode: str, old: str, new: str) -> tuple[float, float, Any, str]:
+    """What the compare job computes: from the stored indexes (``job-dxf``), the DXF (``job-dxf-read``) or PDF."""
+    from functools import partial
+
+    from app.rounds.compare import _Side, changes_between
+    from review.compare.index import EntityIndex
+
+    dxf = "dxf" in mode
+    indexed = mode == "job-dxf"
+    pdf_old = Path(old).with_suffix(".pdf").read_bytes()
+    pdf_new = Path(new).with_suffix(".pdf").read_bytes()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    sides = [
+        _Side(
+            pdf,
+            "",
+            partial(Path(path).read_bytes) if dxf else None,
+            "A-101",
+            EntityIndex.from_bytes(Path(path).with_suffix(".npz").read_bytes()) if indexed else None,
+        )
+        for pdf, path in ((pdf_old, old), (pdf_new, new))
+    ]
+    found = changes_between(sides[0], sides[1])
+    changes = found.changes
+    compared = time.perf_counter() - start
+    found.overlay(pdf_old, pdf_new)
+    notes = f"(compare_{compared:.2f}_s,_overlay_PNG_{time.perf_counter() - start - compared:.2f}_s)"
+    return start, cpu_start, changes, notes
+
+
 def _child(mode: str, old: str, new: str, dpi: float) -> None:
     """Runs in the subprocess: prints 'seconds cpu_seconds notes rectangles added removed changed peak_rss_kb'."""
     notes = "-"
@@ -128,22 +179,10 @@ def _child(mode: str, old: str, new: str, dpi: float) -> None:
                 )
         changes = ChangeSet(rectangles=(), method="render")
         notes = f"at_{dpi:g}_dpi"
+    elif mode == "index-build":
+        start, cpu_start, changes, notes = _index_build(old, new)
     elif mode.startswith("job"):
-        from app.rounds.compare import _Side, changes_between
-
-        dxf = mode.endswith("dxf")
-        pdf_old = Path(old).with_suffix(".pdf").read_bytes()
-        pdf_new = Path(new).with_suffix(".pdf").read_bytes()
-        start, cpu_start = time.perf_counter(), time.process_time()
-        sides = [
-            _Side(pdf, "", Path(path).read_bytes() if dxf else None, "A-101")
-            for pdf, path in ((pdf_old, old), (pdf_new, new))
-        ]
-        found = changes_between(sides[0], sides[1])
-        changes = found.changes
-        compared = time.perf_counter() - start
-        found.overlay(pdf_old, pdf_new)
-        notes = f"(compare_{compared:.2f}_s,_overlay_PNG_{time.perf_counter() - start - compared:.2f}_s)"
+        start, cpu_start, changes, notes = _job(mode, old, new)
     elif mode.startswith("raster"):
         from review.compare.raster import RasterCompareOptions, raster_changes
 
@@ -214,14 +253,16 @@ def main() -> None:
             ("raster-aa8", "pdf"),
             ("entities", "dxf"),
             ("job-pdf", "pdf"),
+            ("index-build", "dxf"),
             ("job-dxf", "dxf"),
+            ("job-dxf-read", "dxf"),
         )
         for mode, suffix in modes:
             figures, rects = _measure(mode, folder / f"old.{suffix}", folder / f"new.{suffix}", args.dpi)
             seconds, cpu, notes, count, added, removed, changed, peak = figures
             results[mode] = float(seconds)
             print(
-                f"{mode:10s}: {float(seconds):.2f} s (CPU {float(cpu):.2f} s) {notes.replace('_', ' ')};"
+                f"{mode:12s}: {float(seconds):.2f} s (CPU {float(cpu):.2f} s) {notes.replace('_', ' ')};"
                 f" {count} rectangles (added {added}, removed {removed}, changed {changed});"
                 f" peak RSS {int(peak) / 1024:.0f} MB"
             )
