@@ -6,6 +6,11 @@ attributes (polyline vertices, spline points, MTEXT text, block contents of an I
 Handles are left out because CAD programs renumber them when saving; names of anonymous blocks (``*U12``,
 ``*D3``) are replaced by the fingerprint of their contents for the same reason.
 
+Fingerprints are compared by a 16-byte digest, so that each layout's can be stored once at intake with the
+entities' handles, types and places on the sheet (:func:`entity_index`, :class:`review.compare.index.EntityIndex`)
+and two revisions compared later from their indexes alone (:func:`index_changes`, the same result as
+:func:`entity_changes` on the documents).
+
 Entities whose fingerprint occurs as often in both revisions are unchanged. Of the rest, an old and a new
 entity are one changed entity when they keep the same handle and type and the document's handles are
 stable (most unchanged entities kept theirs), or else when they are of the same type and their extents
@@ -78,11 +83,12 @@ class _Fingerprints:
         self.blocks: dict[str, Hashable] = {}
 
     def value(self, value: Any) -> Hashable:
+        # Adding 0.0 turns a rounded -0.0 into 0.0: fingerprints are compared by their digests, where they differ.
         if isinstance(value, float):
-            return round(value, self.decimals)
+            return round(value, self.decimals) + 0.0
         if isinstance(value, Vec3):
             d = self.decimals
-            return (round(value.x, d), round(value.y, d), round(value.z, d))
+            return (round(value.x, d) + 0.0, round(value.y, d) + 0.0, round(value.z, d) + 0.0)
         if isinstance(value, tuple | list):
             return tuple(self.value(v) for v in value)
         if isinstance(value, int | str | bool) or value is None:

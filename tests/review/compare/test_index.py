@@ -100,3 +100,15 @@ def test_an_index_made_with_other_options_is_refused() -> None:
     index = entity_index(plan(), LAYOUT)
     with pytest.raises(IndexUnreadable):
         index_changes(index, index, EntityCompareOptions(decimals=1))
+
+
+def test_coordinates_rounded_to_minus_zero_equal_zero() -> None:
+    def drawing(x: float) -> Drawing:
+        doc = ezdxf.new("R2010", units=4)
+        doc.modelspace().add_lwpolyline([(0, 0), (40000, 0), (40000, 28000), (0, 28000)], close=True)
+        doc.modelspace().add_line((x, 100), (1000, 100))
+        return doc
+
+    changes = entity_changes(drawing(-0.0001), drawing(0.0001), "Model")
+    assert (changes.added, changes.removed, changes.changed) == (0, 0, 0)
+    assert index_changes(_stored(drawing(-0.0001), "Model"), _stored(drawing(0.0001), "Model")) == changes
