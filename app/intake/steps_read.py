@@ -1,7 +1,8 @@
 """Steps that read an original: split it into sheet sources and identify each by its title block.
 
-Nothing here touches the database; the only writes are derived sheet PDFs under ``derived/sheets/``,
-each skipped when its key is already stored (see :mod:`app.intake.keys`). The reading itself is pure
+Nothing here touches the database; the only writes are derived sheet PDFs under ``derived/sheets/``
+and, after intake, the entity indexes of DXF layouts under ``derived/entity-index/``, each skipped
+when its key is already stored (see :mod:`app.intake.keys`). The reading itself is pure
 (bytes in, values out: :func:`read_original`, :func:`read_pdf_pages`, :func:`read_dxf_sheet`), so that
 the ``liantu inspect`` and ``liantu render`` commands run the same steps without a store or a database.
 """
@@ -32,6 +33,7 @@ from review.sheets.pdf_source import load_document, open_pdf, page_text_items
 from review.sheets.titleblock import TitleBlock, read_title_block
 from review.sheets.units import scale_units
 from storage.blobstore import BlobStore
+from storage.errors import StoreUnavailable
 
 pymupdf: Any = _pymupdf
 
@@ -336,22 +338,55 @@ def _split_dxf(store: BlobStore, sha256: str, data: bytes, kind: FileKind, repor
             store.put_stream(key, io.BytesIO(pdf), content_type="application/pdf", expected_size=len(pdf))
         with store.open(key) as stream:
             sheet_pdf = stream.read()
-        _store_entity_index(store, entity_index_key(sha256, index, ENTITY_INDEX_VERSION), result.doc, source)
         units = measuring_units(result.doc, source)
         sheets.append(read_dxf_sheet(index, source, sheet_pdf, render_findings, units).stored(key))
         report(100.0 * (index + 1) / len(sources), f"布局 {source.layout_name} / layout {source.layout_name}")
     return SplitFile(kind, tuple(sheets), result.findings)
 
 
-def _store_entity_index(store: BlobStore, key: str, doc: Any, source: SheetSource) -> None:
-    """Store the layout's entity index for later revision compares; a failure is logged, never fatal.
+@dataclass(frozen=True)
+class StoredIndexes:
+    """What building the entity indexes of a DXF original came to (counts of its layouts)."""
 
-    Without an index the compare job reads both DXF originals again, so nothing is lost but time.
+    built: int
+    """Indexes built and stored by this run."""
+    present: int
+    """Indexes found already stored, left alone."""
+    failed: int
+    """Layouts whose index could not be built (logged); their compares read the DXF instead."""
+
+
+def store_entity_indexes(store: BlobStore, sha256: str, data: bytes, report: Report = no_report) -> StoredIndexes:
+    """Store the entity index of every layout of a DXF original, for later revision compares.
+
+    Runs after intake (the ``drawing_file.entity_index`` job), so that building the indexes never
+    delays a sheet becoming viewable. Layouts are numbered as :func:`split_original` numbers them;
+    an index already stored is skipped. A layout whose index cannot be built is logged and skipped:
+    without an index the compare job reads both DXF originals again, so nothing is lost but time.
+    Raises UnreadableDrawing when the DXF cannot be read at all.
     """
-    try:
+    result, sources = open_dxf_sheets(data)
+    built = present = failed = 0
+    for index, source in enumerate(sources):
+        key = entity_index_key(sha256, index, ENTITY_INDEX_VERSION)
         if store.exists(key):
-            return
+            present += 1
+        elif _store_entity_index(store, key, result.doc, source):
+            built += 1
+        else:
+            failed += 1
+        report(100.0 * (index + 1) / len(sources), f"布局 {source.layout_name} / layout {source.layout_name}")
+    return StoredIndexes(built, present, failed)
+
+
+def _store_entity_index(store: BlobStore, key: str, doc: Any, source: SheetSource) -> bool:
+    """Build and store one layout's entity index; False (and a logged warning) when it cannot be built."""
+    try:
         data = entity_index(doc, source.layout_name, sheet=source).to_bytes()
         store.put_stream(key, io.BytesIO(data), content_type="application/octet-stream", expected_size=len(data))
-    except Exception:  # the index only speeds up a later compare: intake goes on without it
+    except StoreUnavailable:
+        raise  # transient: the job is retried
+    except Exception:  # the index only speeds up a later compare: a failure costs that compare time, nothing else
         log.warning("entity index of layout %r not stored under %s", source.layout_name, key, exc_info=True)
+        return False
+    return True

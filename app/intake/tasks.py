@@ -1,4 +1,5 @@
-"""The intake jobs: ``drawing_file.process`` per uploaded file, ``sheet_revision.render`` per sheet.
+"""The intake jobs: ``drawing_file.process`` per uploaded file, ``sheet_revision.render`` per sheet, and
+``drawing_file.entity_index`` per DXF file, queued after its render jobs.
 
 A ZIP archive sent to ``drawing_file.process`` is expanded (:mod:`app.intake.archive`) instead of split:
 its drawings become drawing files of their own, each with its own ``drawing_file.process``.
@@ -20,7 +21,7 @@ import resource
 from sqlalchemy.orm import Session
 
 from app.intake.dwg import DwgConverter
-from app.intake.pipeline import ProcessOutcome, process_drawing_file, render_sheet_revision
+from app.intake.pipeline import ProcessOutcome, index_drawing_file, process_drawing_file, render_sheet_revision
 from app.settings import Settings
 from app.tasks.dispatch import enqueue
 from app.tasks.jobs import VERIFY_DRAWING_FILE
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PROCESS_DRAWING_FILE = "drawing_file.process"
 RENDER_SHEET_REVISION = "sheet_revision.render"
+INDEX_DRAWING_FILE = "drawing_file.entity_index"
 
 ADDRESS_SPACE_LIMIT_BYTES = 8 * 1024**3
 """Virtual memory a pool process may reserve while it renders (tile bands, MuPDF display lists, threads)."""
@@ -90,6 +92,15 @@ def process_drawing_file_job(run: JobRun, drawing_file_id: int) -> str:
                 object_id=revision_id,
                 sheet_revision_id=revision_id,
             )
+        if outcome.indexable:
+            # The one queue is first in, first out: queued last, the index waits for the tiling.
+            enqueue(
+                session,
+                INDEX_DRAWING_FILE,
+                object_type="drawing_file",
+                object_id=drawing_file_id,
+                drawing_file_id=drawing_file_id,
+            )
         run.complete(session, outcome.message)
 
     outcome = process_drawing_file(
@@ -114,5 +125,19 @@ def render_sheet_revision_job(run: JobRun, sheet_revision_id: int) -> str:
         sheet_revision_id,
         report=run.report,
         finish=run.complete,
+        dwg=dwg_converter(platform.settings),
+    )
+
+
+@job(INDEX_DRAWING_FILE)
+def index_drawing_file_job(run: JobRun, drawing_file_id: int) -> str:
+    """建立图元索引 / Index the entities of each DXF layout for fast revision compares."""
+    limit_memory()
+    platform = run.platform
+    return index_drawing_file(
+        platform.sessions,
+        platform.store,
+        drawing_file_id,
+        report=run.report,
         dwg=dwg_converter(platform.settings),
     )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import Conflict
 from app.intake.keys import entity_index_key
-from app.intake.pipeline import process_drawing_file, render_sheet_revision
+from app.intake.pipeline import index_drawing_file, process_drawing_file, render_sheet_revision
 from app.intake.steps_read import ENTITY_INDEX_VERSION
 from app.intake.steps_render import ViewOptions, choose_dpi
 from review.compare.entities import entity_index
@@ -295,20 +295,28 @@ def test_tiling_reports_progress_about_twenty_times_and_the_last_tile(
     assert percents[-1] == 95.0
 
 
-def test_a_dxf_layout_gets_its_entity_index_and_a_failed_index_never_fails_intake(
-    session_factory: sessionmaker[Session],
-    store: LocalBlobStore,
-    submission_id: int,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+def test_a_dxf_layout_is_ready_before_its_entity_index_which_the_index_job_stores(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
 ) -> None:
     dxf = layout_dxf()
     file_id = upload_original(session_factory, store, submission_id, dxf, "建施-03.dxf")
-    [revision_id] = process_drawing_file(session_factory, store, file_id).revision_ids
+    outcome = process_drawing_file(session_factory, store, file_id)
+    [revision_id] = outcome.revision_ids
+    assert outcome.indexable
+    render_sheet_revision(session_factory, store, revision_id, options=FAST)
     with session_factory() as session:
         revision = session.get_one(SheetRevision, revision_id)
+        assert revision.status == "ready"
         sha = session.get_one(DrawingFile, revision.drawing_file_id).sha256
         key = entity_index_key(sha, revision.source_index, ENTITY_INDEX_VERSION)
+    # Splitting and tiling leave the index to its own job.
+    assert not store.exists(key)
+
+    progress: list[float] = []
+    message = index_drawing_file(session_factory, store, file_id, report=lambda p, m: progress.append(p))
+    assert "1 entity indexes built" in message
+    assert progress
+    assert max(progress) <= 100
     with store.open(key) as stream:
         index = EntityIndex.from_bytes(stream.read())
     doc = read_dxf(dxf).doc
@@ -316,13 +324,42 @@ def test_a_dxf_layout_gets_its_entity_index_and_a_failed_index_never_fails_intak
     assert index.handles == entity_index(doc, "建施-03").handles
     assert len(index) > 5
 
+    stat = store.stat(key)
+    again = index_drawing_file(session_factory, store, file_id)
+    assert "0 entity indexes built, 1 already stored" in again
+    assert store.stat(key) == stat
+
+
+def test_a_pdf_original_is_not_queued_for_indexing_and_has_nothing_to_index(
+    session_factory: sessionmaker[Session], store: LocalBlobStore, submission_id: int
+) -> None:
+    file_id = upload_original(session_factory, store, submission_id, title_block_pdf(), "建施.pdf")
+    assert not process_drawing_file(session_factory, store, file_id).indexable
+    assert "nothing to index" in index_drawing_file(session_factory, store, file_id)
+    assert not any(key.startswith("derived/entity-index/") for key in store.iter_keys("derived/"))
+
+
+def test_a_failed_entity_index_leaves_the_ready_sheet_as_it_is(
+    session_factory: sessionmaker[Session],
+    store: LocalBlobStore,
+    submission_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dxf = layout_dxf("建施-04", "四层平面图")
+    file_id = upload_original(session_factory, store, submission_id, dxf, "建施-04.dxf")
+    [revision_id] = process_drawing_file(session_factory, store, file_id).revision_ids
+    render_sheet_revision(session_factory, store, revision_id, options=FAST)
+    before = _snapshot(session_factory, submission_id)
+    assert [row[3] for row in before] == ["ready"]
+
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("no index today")
 
     monkeypatch.setattr("app.intake.steps_read.entity_index", broken)
-    other = layout_dxf("建施-04", "四层平面图")
-    other_id = upload_original(session_factory, store, submission_id, other, "建施-04.dxf")
-    with caplog.at_level("WARNING", logger="app.intake.steps_read"):
-        assert len(process_drawing_file(session_factory, store, other_id).revision_ids) == 1
+    with caplog.at_level("WARNING", logger="app.intake"):
+        message = index_drawing_file(session_factory, store, file_id)
+    assert "0 entity indexes built, 0 already stored, 1 failed" in message
     assert "entity index" in caplog.text
-    assert not store.exists(entity_index_key(hashlib.sha256(other).hexdigest(), 0, ENTITY_INDEX_VERSION))
+    assert not store.exists(entity_index_key(hashlib.sha256(dxf).hexdigest(), 0, ENTITY_INDEX_VERSION))
+    assert _snapshot(session_factory, submission_id) == before
