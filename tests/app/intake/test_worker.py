@@ -1,16 +1,20 @@
-"""Uploaded PDFs go through the intake jobs on a real worker process until their sheets are ready or refused."""
+"""Uploaded drawings go through the intake jobs on a real worker process until their sheets are ready or refused."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 from sqlalchemy import select
 
 from app.drawings import add_original
-from app.intake.tasks import PROCESS_DRAWING_FILE, RENDER_SHEET_REVISION
+from app.intake.keys import entity_index_key
+from app.intake.steps_read import ENTITY_INDEX_VERSION
+from app.intake.tasks import INDEX_DRAWING_FILE, PROCESS_DRAWING_FILE, RENDER_SHEET_REVISION
+from review.compare.index import EntityIndex
 from storage.db import transaction
 from storage.models import DrawingFile, Sheet, SheetRevision, TaskRun, TaskState
-from tests.app.intake.makers import SHEETS, designer_and_submission, title_block_pdf
+from tests.app.intake.makers import SHEETS, designer_and_submission, layout_dxf, title_block_pdf
 from tests.support.workers import WorkerEnvironment, wait_for
 
 
@@ -101,3 +105,36 @@ def test_bad_files_end_in_a_message_and_the_worker_goes_on(worker_environment: W
         assert {run.state for run in runs} == {TaskState.SUCCEEDED}
     assert worker.process.poll() is None
     assert worker.pool_processes()
+
+
+def test_an_uploaded_dxf_is_ready_then_indexed_by_its_own_job(worker_environment: WorkerEnvironment) -> None:
+    env = worker_environment
+    dxf = layout_dxf()
+    with transaction(env.sessions) as session:
+        designer, submission_id = designer_and_submission(session, "JC-2026-0203")
+        drawing_file_id = add_original(
+            session, env.platform.store, designer, submission_id, io.BytesIO(dxf), file_name="建施.dxf", max_bytes=10**8
+        ).drawing_file.id
+    env.start_worker()
+    names = [PROCESS_DRAWING_FILE, RENDER_SHEET_REVISION, INDEX_DRAWING_FILE]
+
+    def settled() -> dict[str, TaskRun] | None:
+        with env.sessions() as session:
+            runs = {run.name: run for run in session.scalars(select(TaskRun).where(TaskRun.name.in_(names)))}
+        finished = len(runs) == 3 and all(run.state is TaskState.SUCCEEDED for run in runs.values())
+        return runs if finished else None
+
+    runs = wait_for(settled, timeout=90, what="the split, render and index jobs to succeed")
+    index_run, render_run = runs[INDEX_DRAWING_FILE], runs[RENDER_SHEET_REVISION]
+    assert index_run.object_id == str(drawing_file_id)
+    assert "1 entity indexes built" in index_run.message
+    # Queued after the render job on the one first-in, first-out queue.
+    assert index_run.started_at is not None
+    assert render_run.started_at is not None
+    assert index_run.started_at >= render_run.started_at
+    with env.sessions() as session:
+        [revision] = session.scalars(select(SheetRevision)).all()
+        assert revision.status == "ready"
+    key = entity_index_key(hashlib.sha256(dxf).hexdigest(), 0, ENTITY_INDEX_VERSION)
+    with env.platform.store.open(key) as stream:
+        assert EntityIndex.from_bytes(stream.read()).layout_name == "建施-03"
