@@ -12,6 +12,7 @@ import app.rounds.compare as compare_module
 from app.drawings import add_original
 from app.errors import Conflict, Invalid
 from app.intake.keys import entity_index_key
+from app.intake.pipeline import index_drawing_file
 from app.intake.steps_read import ENTITY_INDEX_VERSION
 from app.rounds.answers import answer_comment, resubmit
 from app.rounds.compare import COMPARE_REVISION, compare_revision
@@ -328,10 +329,15 @@ def test_dxf_sheets_are_compared_from_their_stored_entity_indexes_or_else_from_t
             .where(SheetRevision.round_id == done.round.id, Sheet.number == "建施-03")
         ).one()
         new03_id = new03.id
+        revisions = (new03, db.get_one(SheetRevision, case.revisions["建施-03"]))
         index_keys = [
             entity_index_key(db.get_one(DrawingFile, r.drawing_file_id).sha256, r.source_index, ENTITY_INDEX_VERSION)
-            for r in (new03, db.get_one(SheetRevision, case.revisions["建施-03"]))
+            for r in revisions
         ]
+        file_ids = [r.drawing_file_id for r in revisions]
+    # Intake's entity index job (queued after the render jobs) stores both indexes.
+    for file_id in file_ids:
+        index_drawing_file(session_factory, store, file_id)
     assert all(store.exists(key) for key in index_keys)
 
     def stored() -> tuple[str, list[dict[str, object]], list[dict[str, object]]]:
@@ -349,7 +355,7 @@ def test_dxf_sheets_are_compared_from_their_stored_entity_indexes_or_else_from_t
     monkeypatch.setattr(compare_module, "read_dxf", counted)
     compare_revision(session_factory, store, new03_id)
     from_indexes = stored()
-    assert read == []  # both indexes were stored at intake: no DXF is read
+    assert read == []  # both indexes are stored: no DXF is read
     assert from_indexes[0] == "entities"
     assert from_indexes[1]
     assert from_indexes[2] == []
