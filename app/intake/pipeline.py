@@ -107,6 +107,19 @@ def _missing_file(drawing_file_id: int) -> NotFound:
     return NotFound(f"图纸文件 {drawing_file_id} 不存在", f"drawing file {drawing_file_id} does not exist")
 
 
+def _original_of(
+    sessions: sessionmaker[Session], store: BlobStore, drawing_file_id: int, report: Report
+) -> tuple[str, str, bytes]:
+    """The stored original of a drawing file: its SHA-256, its name and its checked bytes."""
+    with transaction(sessions) as session:
+        drawing = session.get(DrawingFile, drawing_file_id)
+        if drawing is None:
+            raise _missing_file(drawing_file_id)
+        key, sha256, name = drawing.object_key, drawing.sha256, drawing.original_name
+    report(1, f"读取 {name} / reading {name}")
+    return sha256, name, _read_original(store, key, sha256, name)
+
+
 def process_drawing_file(
     sessions: sessionmaker[Session],
     store: BlobStore,
@@ -117,13 +130,7 @@ def process_drawing_file(
     dwg: DwgConverter | None = None,
 ) -> ProcessOutcome:
     """Split, identify and record the sheets of one stored original (steps 1–4 of ``drawing_file.process``)."""
-    with transaction(sessions) as session:
-        drawing = session.get(DrawingFile, drawing_file_id)
-        if drawing is None:
-            raise _missing_file(drawing_file_id)
-        key, sha256, name = drawing.object_key, drawing.sha256, drawing.original_name
-    report(1, f"读取 {name} / reading {name}")
-    data = _read_original(store, key, sha256, name)
+    sha256, _, data = _original_of(sessions, store, drawing_file_id, report)
     try:
         source, converted = splittable(store, sha256, data, dwg)
         split = split_original(store, sha256, source, lambda p, m: report(5 + 0.85 * p, m))
@@ -187,13 +194,7 @@ def index_drawing_file(
     whose index is stored are skipped; one that cannot be indexed is logged and left to the compare
     job's fallback (reading the DXF). A PDF original has nothing to index.
     """
-    with transaction(sessions) as session:
-        drawing = session.get(DrawingFile, drawing_file_id)
-        if drawing is None:
-            raise _missing_file(drawing_file_id)
-        key, sha256, name = drawing.object_key, drawing.sha256, drawing.original_name
-    report(1, f"读取 {name} / reading {name}")
-    data = _read_original(store, key, sha256, name)
+    sha256, name, data = _original_of(sessions, store, drawing_file_id, report)
     source, _ = splittable(store, sha256, data, dwg)
     if splittable_kind(source) not in (FileKind.DXF_ASCII, FileKind.DXF_BINARY):
         return f"{name} 不是 DXF，无需索引 / {name} is not a DXF: nothing to index"

@@ -618,30 +618,9 @@ def write_comment(
     return Written(row, view.standing, who.display_name, view.sheet.number, tuple(markups))
 
 
-def create_comment(
-    db: Session,
-    who: Principal,
-    revision_id: int,
-    *,
-    track: Any,
-    severity: Any,
-    text: Any,
-    clause_ids: Any = None,
-    markup_ids: Any = None,
-    template_id: Any = None,
-) -> Comment:
-    """:func:`write_comment`, giving the row."""
-    return write_comment(
-        db,
-        who,
-        revision_id,
-        track=track,
-        severity=severity,
-        text=text,
-        clause_ids=clause_ids,
-        markup_ids=markup_ids,
-        template_id=template_id,
-    ).row
+def create_comment(db: Session, who: Principal, revision_id: int, **fields: Any) -> Comment:
+    """:func:`write_comment` with the same ``fields``, giving the row."""
+    return write_comment(db, who, revision_id, **fields).row
 
 
 def write_submission_comment(

@@ -266,6 +266,11 @@ async def submission_comments(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+def _comment_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """What a new comment's body gives, on a sheet or on the whole submission."""
+    return {name: body.get(name) for name in ("track", "severity", "text", "clause_ids", "template_id")}
+
+
 @_special
 async def create_comment(request: Request) -> Response:
     """新建审查意见 / Write a comment: ``{"track", "severity", "text", "clause_ids", "markup_ids"}``.
@@ -280,12 +285,8 @@ async def create_comment(request: Request) -> Response:
             db,
             who,
             revision_id,
-            track=body.get("track"),
-            severity=body.get("severity"),
-            text=body.get("text"),
-            clause_ids=body.get("clause_ids"),
             markup_ids=body.get("markup_ids"),
-            template_id=body.get("template_id"),
+            **_comment_fields(body),
         )
 
     written = await _run(request, work, commit=True)
@@ -307,11 +308,7 @@ async def create_submission_comment(request: Request) -> Response:
             db,
             who,
             submission_id,
-            track=body.get("track"),
-            severity=body.get("severity"),
-            text=body.get("text"),
-            clause_ids=body.get("clause_ids"),
-            template_id=body.get("template_id"),
+            **_comment_fields(body),
         )
 
     written = await _run(request, work, commit=True)
