@@ -41,17 +41,12 @@ from storage.models import (
     CommentEntry,
     Markup,
     OrgKind,
-    Project,
     Role,
-    Round,
-    Sheet,
-    SheetRevision,
-    Submission,
-    SubmissionState,
     TrackReview,
     TrackReviewState,
 )
 from tests.app.intake.makers import PASSWORD_HASH
+from tests.app.review_desk.makers import sheet_in_review
 
 WIDTH, HEIGHT = 595.0, 420.0
 SCRIPT = '<script>alert("x")</script>'
@@ -142,47 +137,16 @@ def make_case(session: Session, store: LocalBlobStore, tag: str, *, pdf: bytes |
         "bureau": _person(session, bureau_org, f"b{tag}", Role.BUREAU_OFFICER),
         "outsider": _person(session, other, f"o{tag}", Role.DESIGNER),
     }
-    project = Project(organization_id=institute.id, code=f"JC-{tag}", name="滨江小学")
-    session.add(project)
-    session.flush()
-    submission = Submission(project_id=project.id, state=SubmissionState.IN_REVIEW, review_number=f"SC-{tag}")
-    session.add(submission)
-    session.flush()
-    round_ = Round(submission_id=submission.id, number=1)
-    round_.track_reviews = [
-        TrackReview(track_code=FIRE, state=TrackReviewState.IN_REVIEW),
-        TrackReview(track_code=CIVIL_AIR_DEFENCE, state=TrackReviewState.IN_REVIEW),
-    ]
-    session.add(round_)
-    sheet = Sheet(submission_id=submission.id, number="建施-01", title="一层平面图")
-    session.add(sheet)
-    session.flush()
     info = store.put_original(io.BytesIO(pdf or one_page_pdf()), content_type="application/pdf")
-    from storage.models import DrawingFile
-
-    drawing = DrawingFile(
-        submission_id=submission.id,
-        round_id=round_.id,
-        sha256=info.sha256 or "",
-        size=info.size,
-        original_name="建施.pdf",
-        media_type="application/pdf",
-        object_key=info.key,
-    )
-    session.add(drawing)
-    session.flush()
-    revision = SheetRevision(
-        sheet_id=sheet.id,
-        round_id=round_.id,
-        drawing_file_id=drawing.id,
-        width_pt=WIDTH,
-        height_pt=HEIGHT,
+    ids = sheet_in_review(
+        session,
+        institute.id,
+        f"JC-{tag}",
+        f"SC-{tag}",
+        original=(info.key, info.sha256 or "", info.size),
         pdf_key=info.key,
-        status="ready",
     )
-    session.add(revision)
-    session.flush()
-    return Case(submission.id, round_.id, sheet.id, revision.id, **people)
+    return Case(ids.submission_id, ids.round_id, ids.sheet_id, ids.revision_id, **people)
 
 
 def add_markup(session: Session, case: Case, who: Principal, track: str, shape: Shape) -> int:

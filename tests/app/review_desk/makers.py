@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -72,43 +73,8 @@ def make_case(session: Session, tag: str) -> Case:
         "clerk": _person(session, agency, f"c{tag}", Role.INTAKE_CLERK),
         "outsider": _person(session, other, f"o{tag}", Role.DESIGNER),
     }
-    project = Project(organization_id=institute.id, code=f"JC-{tag}", name="滨江小学")
-    session.add(project)
-    session.flush()
-    submission = Submission(project_id=project.id, state=SubmissionState.IN_REVIEW, review_number=f"SC-{tag}")
-    session.add(submission)
-    session.flush()
-    round_ = Round(submission_id=submission.id, number=1)
-    round_.track_reviews = [
-        TrackReview(track_code=FIRE, state=TrackReviewState.IN_REVIEW),
-        TrackReview(track_code=CIVIL_AIR_DEFENCE, state=TrackReviewState.IN_REVIEW),
-    ]
-    session.add(round_)
-    sheet = Sheet(submission_id=submission.id, number="建施-01", title="一层平面图")
-    session.add(sheet)
-    session.flush()
-    drawing = DrawingFile(
-        submission_id=submission.id,
-        round_id=round_.id,
-        sha256="0" * 64,
-        size=1,
-        original_name="建施.pdf",
-        media_type="application/pdf",
-        object_key="originals/00/" + "0" * 64,
-    )
-    session.add(drawing)
-    session.flush()
-    revision = SheetRevision(
-        sheet_id=sheet.id,
-        round_id=round_.id,
-        drawing_file_id=drawing.id,
-        width_pt=WIDTH,
-        height_pt=HEIGHT,
-        status="ready",
-    )
-    session.add(revision)
-    session.flush()
-    return Case(submission.id, round_.id, sheet.id, revision.id, **people)
+    ids = sheet_in_review(session, institute.id, f"JC-{tag}", f"SC-{tag}")
+    return Case(ids.submission_id, ids.round_id, ids.sheet_id, ids.revision_id, **people)
 
 
 def set_track_state(session: Session, case: Case, track: str, state: TrackReviewState) -> None:
@@ -160,44 +126,66 @@ def make_web_case(platform: Platform, *, pdf: bytes | None = None) -> WebCase:
     tag = uuid.uuid4().hex[:8]
     with platform.sessions() as db, db.begin():
         institute = db.scalars(select(Organization).where(Organization.name == DESIGN_INSTITUTE)).one()
-        project = Project(organization_id=institute.id, code=f"RV-{tag}", name="滨江小学")
-        db.add(project)
-        db.flush()
-        submission = Submission(project_id=project.id, state=SubmissionState.IN_REVIEW, review_number=f"SC-{tag}")
-        db.add(submission)
-        db.flush()
-        round_ = Round(submission_id=submission.id, number=1)
-        round_.track_reviews = [
-            TrackReview(track_code=FIRE, state=TrackReviewState.IN_REVIEW),
-            TrackReview(track_code=CIVIL_AIR_DEFENCE, state=TrackReviewState.IN_REVIEW),
-        ]
-        db.add(round_)
-        sheet = Sheet(submission_id=submission.id, number="建施-01", title="一层平面图")
-        db.add(sheet)
-        db.flush()
-        drawing = DrawingFile(
-            submission_id=submission.id,
-            round_id=round_.id,
-            sha256=sha256,
-            size=size,
-            original_name="建施.pdf",
-            media_type="application/pdf",
-            object_key=key,
-        )
-        db.add(drawing)
-        db.flush()
-        revision = SheetRevision(
-            sheet_id=sheet.id,
-            round_id=round_.id,
-            drawing_file_id=drawing.id,
-            width_pt=WIDTH,
-            height_pt=HEIGHT,
+        return sheet_in_review(
+            db,
+            institute.id,
+            f"RV-{tag}",
+            f"SC-{tag}",
+            original=(key, sha256, size),
             pdf_key=key if pdf is not None else None,
-            status="ready",
             scale="1:100",
             units="mm",
             units_per_point=35.28,
         )
-        db.add(revision)
-        db.flush()
-        return WebCase(submission.id, round_.id, sheet.id, revision.id)
+
+
+def sheet_in_review(
+    session: Session,
+    institute_id: int,
+    project_code: str,
+    review_number: str,
+    *,
+    original: tuple[str, str, int] = ("originals/00/" + "0" * 64, "0" * 64, 1),
+    **revision: Any,
+) -> WebCase:
+    """A project of ``institute_id`` whose submission is in review in round 1 (fire, civil air defence), with one
+    sheet whose ready revision comes from ``original`` (object key, SHA-256, size); ``revision`` adds columns."""
+    key, sha256, size = original
+    project = Project(organization_id=institute_id, code=project_code, name="滨江小学")
+    session.add(project)
+    session.flush()
+    submission = Submission(project_id=project.id, state=SubmissionState.IN_REVIEW, review_number=review_number)
+    session.add(submission)
+    session.flush()
+    round_ = Round(submission_id=submission.id, number=1)
+    round_.track_reviews = [
+        TrackReview(track_code=FIRE, state=TrackReviewState.IN_REVIEW),
+        TrackReview(track_code=CIVIL_AIR_DEFENCE, state=TrackReviewState.IN_REVIEW),
+    ]
+    session.add(round_)
+    sheet = Sheet(submission_id=submission.id, number="建施-01", title="一层平面图")
+    session.add(sheet)
+    session.flush()
+    drawing = DrawingFile(
+        submission_id=submission.id,
+        round_id=round_.id,
+        sha256=sha256,
+        size=size,
+        original_name="建施.pdf",
+        media_type="application/pdf",
+        object_key=key,
+    )
+    session.add(drawing)
+    session.flush()
+    row = SheetRevision(
+        sheet_id=sheet.id,
+        round_id=round_.id,
+        drawing_file_id=drawing.id,
+        width_pt=WIDTH,
+        height_pt=HEIGHT,
+        status="ready",
+        **revision,
+    )
+    session.add(row)
+    session.flush()
+    return WebCase(submission.id, round_.id, sheet.id, row.id)
