@@ -8,17 +8,21 @@ real conflict (:class:`~app.review_desk.errors.PreconditionFailed`) from a mere 
 
 On SQLite the unit takes the database's one write lock before it reads anything: a transaction that has read
 cannot wait for that lock (it would write on an outdated snapshot), one that has not simply waits its turn.
-Writers of one process queue on a lock of their own first (:data:`_SQLITE_WRITERS`): SQLite's busy handler
-polls with sleeps that grow to 100 ms, so fifty writers waiting on it alone make a long tail of latencies,
-while a thread waiting on a Python lock starts the moment the one before it commits.
+Review desk writers queue for their turn before they ask SQLite (:class:`_Turns`): threads of one process
+on a lock of their own, processes on an advisory lock of a file beside the database. SQLite's busy handler
+polls with sleeps that grow to 100 ms, so writers waiting on it alone make a long tail of latencies (two web
+processes at fifty reviewers: up to 2 s), while a writer waiting on a lock starts the moment the one before it
+commits.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError
@@ -42,14 +46,51 @@ def _overtaken(exc: Exception) -> bool:
     )
 
 
-_SQLITE_WRITERS = threading.RLock()
-"""Held by the one review desk write of this process that is at SQLite's write lock (re-entrant: a write may nest)."""
+class _Turns:
+    """Whose turn it is among the review desk writers of one SQLite database (or of this process alone)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        """Held by the one write of this process that is at SQLite's write lock (re-entrant: a write may nest)."""
+        self._depth = 0
+        """How deeply the thread holding the lock has nested its writes; changed only under the lock."""
+        self._files: dict[tuple[int, str], int] = {}
+        """Open lock files by process and database: an advisory lock held through a descriptor inherited across a
+        fork would be shared with the parent, not exclusive of it."""
+
+    def _file(self, database: str) -> int:
+        key = (os.getpid(), database)
+        if key not in self._files:
+            self._files[key] = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._files[key]
+
+    @contextmanager
+    def turn(self, database: str | None) -> Iterator[None]:
+        """This thread's turn among the writers of every process; with ``database`` None, of this process."""
+        with self._lock:
+            handle = self._file(database) if database and self._depth == 0 else None
+            if handle is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if handle is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_TURNS = _Turns()
 
 
 def _queue(factory: sessionmaker[Session]) -> AbstractContextManager[object]:
     bind = factory.kw.get("bind")
-    dialect = getattr(bind, "dialect", None)
-    return _SQLITE_WRITERS if dialect is not None and dialect.name == "sqlite" else nullcontext()
+    url = getattr(bind, "url", None)
+    if url is None or url.get_backend_name() != "sqlite":
+        return nullcontext()
+    database = url.database
+    on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
+    return _TURNS.turn(database if on_disk else None)
 
 
 def write(factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = ATTEMPTS) -> T:

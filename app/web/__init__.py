@@ -7,6 +7,7 @@ or bearer token) → CSRF check → routes. Exceptions raised by handlers are an
 
 from __future__ import annotations
 
+import gc
 import importlib
 import pkgutil
 from pathlib import Path
@@ -86,4 +87,19 @@ def asgi() -> Starlette:
     """Factory for uvicorn (``app.web:asgi``): the app of the process-wide platform."""
     from app.platform import get_platform
 
-    return create_app(get_platform())
+    app = create_app(get_platform())
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """Put what a web process holds for its whole life out of the garbage collector's reach.
+
+    A full collection walks every object the collector tracks: after start-up that is about 270,000 (modules,
+    routes, templates, the clause catalogue, SQLAlchemy's mappings), 0.25 s during which the process answers
+    nothing. Python runs one whenever enough new objects have survived, every few seconds under load, and each
+    showed as a 180–260 ms stall of every request in flight. Frozen (:func:`gc.freeze`), those objects are never
+    walked again; a full collection then covers only what requests made since.
+    """
+    gc.collect()
+    gc.freeze()
