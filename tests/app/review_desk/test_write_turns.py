@@ -80,7 +80,7 @@ def test_writers_of_two_processes_take_turns_and_lose_nothing(tmp_path: Path) ->
         assert os.waitstatus_to_exitcode(status) == 0
     with _factory(database)() as check:
         rows = check.execute(text("SELECT note, count(*) FROM marks GROUP BY note")).tuples()
-        counts: dict[str, int] = dict(rows)
+        counts: dict[str, int] = dict(rows.all())
     assert counts == {"a": writes, "b": writes}
 
 
