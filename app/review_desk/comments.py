@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -22,7 +20,9 @@ from sqlalchemy import ColumnElement, CursorResult, and_, false, func, or_, sele
 from sqlalchemy.orm import Session, selectinload
 
 from app import audit
+from app.bounded_cache import BoundedCache
 from app.errors import Conflict, Forbidden, NotFound
+from app.etags import none_match_names
 from app.identity.principal import Principal
 from app.review_desk.access import (
     RevisionView,
@@ -38,7 +38,7 @@ from app.review_desk.access import (
 )
 from app.review_desk.errors import Rejected
 from app.review_desk.issuing import issue_comments
-from app.review_desk.markups import aware, check_version, encode, list_etag, matches
+from app.review_desk.markups import aware, check_version, encode, list_etag
 from review import comments as domain
 from review.clauses import Catalogue, Clause, load_catalogue
 from review.errors import ReviewError
@@ -317,7 +317,7 @@ def _revision_rows(
             ).where(*_on_revision(view))
         ).one()
         tag = list_etag("c", view, count, top, versions, linked_count, linked_versions)
-        if matches(if_none_match, tag):
+        if none_match_names(if_none_match, tag):
             return view, tag, None, None
     rows = db.scalars(
         select(Comment).where(*_on_revision(view)).options(selectinload(Comment.entries)).order_by(Comment.id)
@@ -361,10 +361,9 @@ def list_revision_comments_body(
     return tag, b'{"items":[' + b",".join(_encoded(row, view.standing, names) for row in rows) + b"]}"
 
 
-_ENCODED: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
-_ENCODED_LOCK = threading.Lock()
 ENCODED_CACHE_SIZE = 20_000
 """Comments kept encoded, per version and everything else their JSON shows to one reader."""
+_ENCODED: BoundedCache[tuple[Any, ...], bytes] = BoundedCache(ENCODED_CACHE_SIZE)
 
 
 def _encoded(row: Comment, who: Standing, names: _Names) -> bytes:
@@ -404,16 +403,11 @@ def _encoded(row: Comment, who: Standing, names: _Names) -> bytes:
         who.user_id,
         tuple(sorted(who.comment_roles(row.track_code))),
     )
-    with _ENCODED_LOCK:
-        hit = _ENCODED.get(key)
-        if hit is not None:
-            _ENCODED.move_to_end(key)
-            return hit
+    hit = _ENCODED.get(key)
+    if hit is not None:
+        return hit
     data = encode(_json(row, who, names))
-    with _ENCODED_LOCK:
-        _ENCODED[key] = data
-        while len(_ENCODED) > ENCODED_CACHE_SIZE:
-            _ENCODED.popitem(last=False)
+    _ENCODED.put(key, data)
     return data
 
 

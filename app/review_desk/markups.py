@@ -13,8 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +22,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import audit
+from app.bounded_cache import BoundedCache
 from app.errors import Forbidden, NotFound
+from app.etags import none_match_names
 from app.identity.principal import Principal
 from app.review_desk.access import RevisionView, lookup, require_writable, revision_view, writable
 from app.review_desk.errors import PreconditionFailed, Rejected
@@ -160,29 +160,23 @@ class _Drawn:
     """The markup value JSON as sent; shared between answers, so never changed in place."""
 
 
-_DRAWN: OrderedDict[tuple[int, int], _Drawn] = OrderedDict()
-_DRAWN_LOCK = threading.Lock()
 DRAWN_CACHE_SIZE = 20_000
 """Markup versions whose SVG selector is kept in memory (a few hundred bytes to a few kilobytes each)."""
+_DRAWN: BoundedCache[tuple[int, int], _Drawn] = BoundedCache(DRAWN_CACHE_SIZE)
 
 
 def _drawn(row: Markup) -> _Drawn:
     """The shape-derived part of the row's annotation, from the cache when this version was drawn before."""
     key = (row.id, row.version)
-    with _DRAWN_LOCK:
-        found = _DRAWN.get(key)
-        if found is not None and found.shape == row.shape:
-            _DRAWN.move_to_end(key)
-            return found
+    found = _DRAWN.get(key)
+    if found is not None and found.shape == row.shape:
+        return found
     shape = stored_shape(row)
     # The creation time only fills fields this cache does not keep.
     document = to_web_annotation(shape, annotation_id="", sheet_revision_iri="", creator="", created=_EPOCH)
     svg, fragment = document["target"]["selector"]
     drawn = _Drawn(row.shape, document["motivation"], svg["value"], fragment["value"], value_of(shape))
-    with _DRAWN_LOCK:
-        _DRAWN[key] = drawn
-        while len(_DRAWN) > DRAWN_CACHE_SIZE:
-            _DRAWN.popitem(last=False)
+    _DRAWN.put(key, drawn)
     return drawn
 
 
@@ -306,17 +300,16 @@ def _listed_rows(
             select(func.count(Markup.id), func.max(Markup.id), func.sum(Markup.version)).where(*_listed(view))
         ).one()
         tag = list_etag("m", view, count, top, versions)
-        if matches(if_none_match, tag):
+        if none_match_names(if_none_match, tag):
             return view, tag, None
     rows = list(db.scalars(select(Markup).where(*_listed(view)).order_by(Markup.id)))
     tag = list_etag("m", view, len(rows), rows[-1].id if rows else None, sum(r.version for r in rows) if rows else None)
     return view, tag, rows
 
 
-_ENCODED: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], bytes]] = OrderedDict()
-_ENCODED_LOCK = threading.Lock()
 ENCODED_CACHE_SIZE = 20_000
 """Annotations kept encoded (a few hundred bytes to a few kilobytes each), per markup version and reader's view."""
+_ENCODED: BoundedCache[tuple[Any, ...], tuple[dict[str, Any], bytes]] = BoundedCache(ENCODED_CACHE_SIZE)
 
 
 def encode(document: Any) -> bytes:
@@ -351,17 +344,12 @@ def _encoded(db: Session, view: RevisionView, rows: list[Markup], base: str) -> 
             editable,
             base,
         )
-        with _ENCODED_LOCK:
-            hit = _ENCODED.get(key)
-            if hit is not None and hit[0] == row.shape:
-                _ENCODED.move_to_end(key)
-                found.append(hit[1])
-                continue
+        hit = _ENCODED.get(key)
+        if hit is not None and hit[0] == row.shape:
+            found.append(hit[1])
+            continue
         data = encode(annotation(row, author_name=author_name, comment_text=comment_text, editable=editable, base=base))
-        with _ENCODED_LOCK:
-            _ENCODED[key] = (row.shape, data)
-            while len(_ENCODED) > ENCODED_CACHE_SIZE:
-                _ENCODED.popitem(last=False)
+        _ENCODED.put(key, (row.shape, data))
         found.append(data)
     return found
 
@@ -390,12 +378,6 @@ def list_etag(kind: str, view: RevisionView, count: int, top: int | None, versio
     """A weak ETag of a list of the revision: its rows' count, highest id and sum of versions, and the view."""
     figures = "-".join(str(int(v or 0)) for v in (count, top, versions, *more))
     return f'W/"{kind}{view.revision.id}-{figures}-{view_token(view)}"'
-
-
-def matches(if_none_match: str, tag: str) -> bool:
-    """Whether an ``If-None-Match`` header names ``tag`` (weak comparison, ``*`` matches)."""
-    opaque = tag.removeprefix("W/")
-    return any(c == "*" or c.removeprefix("W/") == opaque for c in (p.strip() for p in if_none_match.split(",")))
 
 
 def get_markup(db: Session, who: Principal, markup_id: int, *, base: str = "") -> dict[str, Any]:
