@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from app import policy
 from app.errors import Invalid, LiantuError, NotFound
+from app.etags import none_match_names
 from app.identity.principal import Principal
 from app.policy import Action
 from app.review_desk.access import revision_view
@@ -274,7 +275,7 @@ def compare_overlay(request: Request) -> Response:
             raise NotFound("该图纸尚无修改对比", "the sheet has no comparison yet")
         key = comparison.overlay_key
     etag = f'"{key.rsplit("/", 1)[-1].removesuffix(".png")}"'
-    if request.headers.get("if-none-match") == etag:
+    if none_match_names(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag})
     with platform.store.open(key) as stream:
         data = stream.read()

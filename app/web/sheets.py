@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from app import policy
 from app.errors import NotFound
+from app.etags import none_match_names
 from app.identity.principal import Principal
 from app.intake.keys import tile_key
 from app.intake.steps_record import READY, REJECTED, SPLIT
@@ -35,7 +36,7 @@ from app.web.auth import principal, principal_cache
 from app.web.i18n import catalogue, other_locale, translate
 from app.web.rendering import locale_of, platform_of, render
 from review.sheets.disciplines import discipline_by_code
-from storage.blobstore import BlobStore, LocalBlobStore
+from storage.blobstore import BlobStore
 from storage.errors import BlobNotFound
 from storage.models import DrawingFile, Round, Sheet, SheetRevision, Submission, TaskRun, TaskState
 
@@ -255,14 +256,6 @@ def _etag(key: str) -> str:
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:40] + '"'
 
 
-def _not_modified(request: Request, etag: str) -> bool:
-    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
-    presented = request.headers.get("if-none-match")
-    if not presented:
-        return False
-    return etag in [tag.strip().removeprefix("W/") for tag in presented.split(",")]
-
-
 def _read(store: BlobStore, key: str) -> bytes:
     try:
         with store.open(key) as stream:
@@ -276,7 +269,7 @@ def _blob(request: Request, key: str | None, media_type: str) -> Response:
         raise NotFound("该图纸尚未生成", "this sheet has not been rendered yet")
     etag = _etag(key)
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-    if _not_modified(request, etag):
+    if none_match_names(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(_read(platform_of(request).store, key), media_type=media_type, headers=headers)
 
@@ -330,10 +323,10 @@ async def tile(request: Request) -> Response:
     key = tile_key(tile_prefix_of(dzi), f"{params['level']}/{params['col']}_{params['row']}.png")
     etag = _etag(key)
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-    if _not_modified(request, etag):
+    if none_match_names(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     store = platform_of(request).store
-    if isinstance(store, LocalBlobStore):
+    if store.reads_without_blocking:
         body = _read(store, key)
     else:
         body = await run_in_threadpool(_read, store, key)

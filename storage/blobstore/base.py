@@ -92,6 +92,15 @@ class BlobInfo:
 class BlobStore(Protocol):
     """Object storage for originals and derived artefacts (local folder or S3)."""
 
+    @property
+    def reads_without_blocking(self) -> bool:
+        """Whether reading a small object costs about as little as handing the read to a worker thread.
+
+        True where objects are local files (read from the page cache, no network round trip): an async
+        caller may then read small objects in place. False where a read waits on the network.
+        """
+        ...
+
     def put_stream(
         self,
         key: str,

@@ -73,6 +73,10 @@ class LocalBlobStore:
     def __repr__(self) -> str:
         return f"LocalBlobStore({str(self.root)!r})"
 
+    @property
+    def reads_without_blocking(self) -> bool:
+        return True
+
     # -- writing ---------------------------------------------------------------------------------
 
     def put_stream(

@@ -113,6 +113,10 @@ class S3BlobStore:
     def __repr__(self) -> str:
         return f"S3BlobStore(endpoint={self.endpoint!r}, bucket={self.bucket!r})"
 
+    @property
+    def reads_without_blocking(self) -> bool:
+        return False  # every read is a request to the server
+
     # -- writing ---------------------------------------------------------------------------------
 
     def put_stream(

@@ -70,6 +70,12 @@ def test_backend_implements_the_protocol(store: BlobStore) -> None:
         assert all(o.default == p.default for o, p in zip(offered, promised, strict=True) if p.default is not ...), name
 
 
+def test_backend_says_whether_its_reads_wait_on_the_network(store: BlobStore) -> None:
+    # A property, not an operation: the count of operations above leaves it out.
+    assert isinstance(inspect.getattr_static(type(store), "reads_without_blocking"), property)
+    assert store.reads_without_blocking is isinstance(store, LocalBlobStore)
+
+
 def test_check_prepares_a_fresh_store(store: BlobStore) -> None:
     store.check()
     store.check()

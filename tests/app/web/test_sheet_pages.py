@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from typing import BinaryIO
 
 import pytest
 from sqlalchemy import select
@@ -10,6 +12,7 @@ from sqlalchemy import select
 from app.intake.pipeline import process_drawing_file, render_sheet_revision
 from app.intake.steps_render import ViewOptions
 from app.platform import Platform
+from storage.blobstore import BlobStore
 from storage.models import DrawingFile, Organization, Project, Submission
 from tests.app.intake.makers import title_block_pdf
 from tests.support.web import TestClient, sign_in
@@ -144,9 +147,42 @@ def test_tiles_are_served_with_a_strong_etag_and_revalidated(
     again = client.get(f"{base}/tiles/0/0_0.png", headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""
+    weakened = client.get(f"{base}/tiles/0/0_0.png", headers={"If-None-Match": f'"other", W/{etag}'})
+    assert weakened.status_code == 304
+    assert client.get(f"{base}/tiles/0/0_0.png", headers={"If-None-Match": '"other"'}).status_code == 200
     assert client.get(f"{base}/tiles/0/0_9.png").status_code == 404
     assert client.get(f"{base}/thumbnail.png").status_code == 200
     assert client.get(f"/api/v1/sheet-revisions/{revisions[1]}/tiles.dzi").status_code == 404
+
+
+@pytest.mark.parametrize("without_blocking", [True, False])
+def test_a_tile_is_read_on_the_event_loop_only_from_a_store_that_reads_without_blocking(
+    client: TestClient,
+    web_platform: Platform,
+    processed: tuple[int, list[int]],
+    monkeypatch: pytest.MonkeyPatch,
+    without_blocking: bool,
+) -> None:
+    _, revisions = processed
+    store = web_platform.store
+    opened = type(store).open
+    on_event_loop: list[bool] = []
+
+    def open_and_note(self: BlobStore, key: str) -> BinaryIO:
+        try:
+            asyncio.get_running_loop()
+            on_event_loop.append(True)
+        except RuntimeError:  # a worker thread runs no loop
+            on_event_loop.append(False)
+        return opened(self, key)
+
+    monkeypatch.setattr(type(store), "reads_without_blocking", property(lambda self: without_blocking))
+    monkeypatch.setattr(type(store), "open", open_and_note)
+    sign_in(client, web_platform, "designer")
+    tile = client.get(f"/api/v1/sheet-revisions/{revisions[0]}/tiles/0/0_0.png")
+    assert tile.status_code == 200
+    assert tile.content.startswith(b"\x89PNG")
+    assert on_event_loop == [without_blocking]
 
 
 def test_another_organisation_gets_404(
