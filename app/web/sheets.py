@@ -304,9 +304,9 @@ async def tile(request: Request) -> Response:
 
     "This principal may read revision R, whose pyramid is P" is kept in the principal cache for its
     lifetime (and forgotten with the principal when the user changes): only the first tile of a sheet
-    pays for the access query. A tile of the local store is read on the event loop: a stat and a read
-    of a small file in the page cache cost less than the hop to a worker thread. Other stores are
-    read in a worker thread.
+    pays for the access query. A tile of a store that reads without blocking (the local folder) is read
+    on the event loop: a stat and a read of a small file in the page cache cost less than the hop to a
+    worker thread. Other stores are read in a worker thread.
     """
     who = principal(request)
     revision_id: int = request.path_params["revision_id"]
