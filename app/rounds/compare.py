@@ -9,10 +9,11 @@ as pictures (:func:`review.compare.raster_changes`). The merged change rectangle
 comparison (``regions``: ``x0, y0, x1, y1`` in sheet points of the new revision and ``what``: added,
 removed or changed), with an overlay image (old red, new blue, both black) under
 ``derived/compare/<old sheet sha>-<new sheet sha>-<version>.png``, composed from the grey rasters the picture
-comparison already made (for an entity comparison, from two renders at the overlay's resolution), and the
-open comments of the previous revision are carried over (:func:`app.rounds.carry.carry_sheet`), all in one
-transaction with the run's completion. A DXF that cannot be read for the entity comparison falls back to the
-raster comparison, with a finding saying so.
+comparison already made (for an entity comparison, from a level of both revisions' stored Deep Zoom tiles,
+:mod:`review.compare.levels`, or from two renders at the overlay's resolution when a pyramid is missing or
+unreadable), and the open comments of the previous revision are carried over
+(:func:`app.rounds.carry.carry_sheet`), all in one transaction with the run's completion. A DXF that cannot be
+read for the entity comparison falls back to the raster comparison, with a finding saying so.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import NotFound
-from app.intake.keys import entity_index_key
+from app.intake.keys import entity_index_key, tile_key
 from app.intake.steps_read import ENTITY_INDEX_VERSION, splittable_kind
 from app.intake.steps_record import finding_json
+from app.intake.steps_render import tile_prefix_of
 from app.rounds.carry import carry_sheet, rectangles
 from review.compare import (
     ChangeSet,
@@ -45,21 +47,26 @@ from review.compare import (
 )
 from review.compare.entities import index_changes
 from review.compare.index import EntityIndex
+from review.compare.levels import LevelPicture, stored_level
 from review.drawing.dxf_reader import ReadOptions, read_dxf
 from review.errors import ReviewError
 from review.filetypes import FileKind
 from review.sheets.findings import Finding, Severity
 from storage.blobstore import BlobStore
 from storage.db import transaction
+from storage.errors import StorageError
 from storage.models import DrawingFile, RevisionComparison, SheetRevision, utcnow
 
 COMPARE_REVISION = "sheet_revision.compare"
 COMPARE_VERSION = 2
 """Raised when what the comparison stores changes, so that overlays are made again."""
 OVERLAY_DPI = 72.0
-"""Resolution of the overlay image after an entity comparison; the viewer lays it over the tiles, so it needs
-no more. After a picture comparison the overlay keeps the comparison's resolution (96 dpi): its rasters are
-reused as they are."""
+"""Least resolution of the overlay image after an entity comparison; the viewer lays it over the tiles, so it
+needs no more. It is made from the lowest level of the stored tiles with at least this resolution (75 dpi for
+tiles at 300 dpi). After a picture comparison the overlay keeps the comparison's resolution (96 dpi): its rasters
+are reused as they are."""
+LEVEL_SCALE_TOLERANCE = 0.01
+"""Two revisions' tile levels are laid over each other only when their scales differ by less than this share."""
 DXF_KINDS = (FileKind.DXF_ASCII, FileKind.DXF_BINARY)
 
 log = logging.getLogger(__name__)
@@ -76,6 +83,9 @@ class _Side:
     layout_name: str
     index: EntityIndex | None = None
     """The layout's entity index stored at intake; None for sheets split before indexes were stored."""
+    level: Callable[[float], LevelPicture] | None = None
+    """Reads the sheet in grey from its stored tiles, at the lowest level of at least the given dpi
+    (:class:`~review.compare.levels.TilesUnreadable` when they cannot be read); None without stored tiles."""
 
 
 def _read(store: BlobStore, key: str) -> bytes:
@@ -96,6 +106,18 @@ def _stored_index(store: BlobStore, drawing: DrawingFile, revision: SheetRevisio
     return index if index.layout_name == revision.layout_name else None
 
 
+def _stored_level(store: BlobStore, descriptor_key: str, width_pt: float, dpi: float) -> LevelPicture:
+    prefix = tile_prefix_of(descriptor_key)
+    return stored_level(_read(store, descriptor_key), width_pt, dpi, lambda name: _read(store, tile_key(prefix, name)))
+
+
+def _level_reader(store: BlobStore, revision: SheetRevision) -> Callable[[float], LevelPicture] | None:
+    """Reads the revision's stored tiles, when its pyramid is complete (its descriptor is written last)."""
+    if not revision.tiles_key or not store.exists(revision.tiles_key):
+        return None
+    return partial(_stored_level, store, revision.tiles_key, revision.width_pt)
+
+
 def _side(db: Session, store: BlobStore, revision: SheetRevision) -> _Side:
     if not revision.pdf_key:
         raise NotFound("该图纸尚未生成图纸 PDF", "the sheet has no sheet PDF yet")
@@ -113,7 +135,8 @@ def _side(db: Session, store: BlobStore, revision: SheetRevision) -> _Side:
         if is_dxf:
             dxf = partial(_read, store, drawing.object_key)
             index = _stored_index(store, drawing, revision)
-    return _Side(pdf, hashlib.sha256(pdf).hexdigest(), dxf, revision.layout_name, index)
+    level = _level_reader(store, revision) if dxf is not None else None
+    return _Side(pdf, hashlib.sha256(pdf).hexdigest(), dxf, revision.layout_name, index, level)
 
 
 @dataclass(frozen=True)
@@ -125,15 +148,35 @@ class Compared:
     pictures: PageComparison | None
     """The grey rasters of a picture comparison, reused for the overlay; None after an entity comparison."""
 
-    def overlay(self, old_pdf: bytes, new_pdf: bytes) -> bytes:
-        """The overlay PNG: from the comparison's own rasters when it has them, else from two quick renders."""
+    def overlay(self, old: _Side, new: _Side) -> bytes:
+        """The overlay PNG: from the comparison's own rasters when it has them, else from both revisions'
+        stored tiles, else from two quick renders of their sheet PDFs."""
         if self.pictures is not None:
             p = self.pictures
             return overlay_png(p.old, p.new, self.changes, p.points_per_pixel)
+        levels = _stored_levels(old, new)
+        if levels is not None:
+            old_level, new_level = levels
+            return overlay_png(old_level.grey, new_level.grey, self.changes, new_level.points_per_pixel)
         options = RasterCompareOptions(dpi=OVERLAY_DPI)
-        old, _, _ = render_grey(old_pdf, 0, options)
-        new, _, _ = render_grey(new_pdf, 0, options)
-        return overlay_png(old, new, self.changes, 72.0 / OVERLAY_DPI)
+        old_grey, _, _ = render_grey(old.pdf, 0, options)
+        new_grey, _, _ = render_grey(new.pdf, 0, options)
+        return overlay_png(old_grey, new_grey, self.changes, 72.0 / OVERLAY_DPI)
+
+
+def _stored_levels(old: _Side, new: _Side) -> tuple[LevelPicture, LevelPicture] | None:
+    """Both revisions from their stored tiles at one scale; None when either has none or they differ in scale."""
+    if old.level is None or new.level is None:
+        return None
+    try:
+        levels = old.level(OVERLAY_DPI), new.level(OVERLAY_DPI)
+    except (CompareError, StorageError):  # a damaged tile, or one deleted since
+        log.warning("stored tiles cannot be read; the overlay is rendered instead", exc_info=True)
+        return None
+    old_scale, new_scale = levels[0].points_per_pixel, levels[1].points_per_pixel
+    if abs(old_scale - new_scale) > LEVEL_SCALE_TOLERANCE * new_scale:
+        return None  # tiles of different resolutions (a page too large for the usual dpi)
+    return levels
 
 
 def _entity_changes(
@@ -205,7 +248,7 @@ def compare_revision(
     changes, findings = compared.changes, compared.findings
     key = overlay_key(old.pdf_sha256, new.pdf_sha256)
     if not store.exists(key):
-        png = compared.overlay(old.pdf, new.pdf)
+        png = compared.overlay(old, new)
         store.put_stream(key, io.BytesIO(png), content_type="image/png", expected_size=len(png))
     regions = regions_json(changes)
     with transaction(sessions) as db:

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import app.rounds.compare as compare_module
 from app.drawings import add_original
 from app.errors import Conflict, Invalid
-from app.intake.keys import entity_index_key
-from app.intake.pipeline import index_drawing_file
+from app.intake.keys import entity_index_key, tile_key
+from app.intake.pipeline import index_drawing_file, render_sheet_revision
 from app.intake.steps_read import ENTITY_INDEX_VERSION
+from app.intake.steps_render import ViewOptions, tile_prefix_of
 from app.rounds.answers import answer_comment, resubmit
 from app.rounds.compare import COMPARE_REVISION, compare_revision
 from app.rounds.conclude import conclude_track
 from app.rounds.matching import match_view, set_match
 from app.tracks import CIVIL_AIR_DEFENCE, FIRE
+from review.compare import RasterCompareOptions
+from review.compare.levels import pyramid_of
+from review.compare.raster import Gray
 from review.drawing import DxfReadResult
 from review.drawing.dxf_reader import ReadOptions
 from storage.blobstore import LocalBlobStore
@@ -366,3 +372,78 @@ def test_dxf_sheets_are_compared_from_their_stored_entity_indexes_or_else_from_t
     compare_revision(session_factory, store, new03_id)
     assert len(read) == 2
     assert stored() == from_indexes
+
+
+def test_the_dxf_overlay_is_made_from_both_revisions_stored_tiles_or_else_rendered(
+    session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _revise(session_factory, case)
+    _answer_all(session_factory, case, ids)
+    upload(session_factory, store, case.designer, case.submission_id, sheet_dxf("建施-03", added_circle=True), "r2.dxf")
+    with transaction(session_factory) as db:
+        done = resubmit(db, store, case.designer, case.submission_id)
+    new03_id = done.matches.by_number[0]
+    old03_id = case.revisions["建施-03"]
+    with session_factory() as db:
+        file_ids = [db.get_one(SheetRevision, r).drawing_file_id for r in (old03_id, new03_id)]
+    for file_id in file_ids:
+        index_drawing_file(session_factory, store, file_id)
+    # Intake's render jobs store both pyramids (at 144 dpi here, to keep the test quick: the overlay takes 72 dpi).
+    for revision_id in (old03_id, new03_id):
+        render_sheet_revision(session_factory, store, revision_id, options=ViewOptions(dpi=144))
+    with session_factory() as db:
+        old03, new03 = db.get_one(SheetRevision, old03_id), db.get_one(SheetRevision, new03_id)
+        tiles = [r.tiles_key or "" for r in (old03, new03)]
+        width_pt, height_pt = new03.width_pt, new03.height_pt
+    assert all(store.exists(key) for key in tiles)
+
+    renders: list[bytes] = []
+    real_render = compare_module.render_grey
+
+    def counted(pdf: bytes, page: int, options: RasterCompareOptions | None = None) -> tuple[Gray, float, float]:
+        renders.append(pdf)
+        return real_render(pdf, page, options)
+
+    monkeypatch.setattr(compare_module, "render_grey", counted)
+
+    def overlay() -> tuple[Image.Image, list[dict[str, object]]]:
+        compare_revision(session_factory, store, new03_id)
+        with session_factory() as db:
+            comparison = db.get_one(RevisionComparison, new03_id)
+            key, regions = comparison.overlay_key or "", list(comparison.regions)
+        with store.open(key) as stream:
+            picture = Image.open(io.BytesIO(stream.read())).convert("RGB")
+        store.delete(key)  # so that the next comparison makes it again
+        return picture, regions
+
+    from_tiles, regions = overlay()
+    assert renders == []
+    # The level of the 144 dpi pyramid at 72 dpi: a pixel a point.
+    assert abs(from_tiles.width - width_pt) <= 1
+    assert abs(from_tiles.height - height_pt) <= 1
+    pixels = np.asarray(from_tiles)
+    red, green, blue = (pixels[:, :, i].astype(np.int16) for i in range(3))
+    assert np.count_nonzero((blue > 150) & (red < 100) & (green < 100)) > 20  # the added circle, in blue
+    assert np.count_nonzero((red < 60) & (green < 60) & (blue < 60)) > 1000  # unchanged linework, black
+    assert from_tiles.getpixel((round(width_pt / 2), 3)) == (255, 255, 255)
+
+    # A damaged tile of the level: the overlay is rendered from both sheet PDFs, with the same regions.
+    level = pyramid_of(_read_blob(store, tiles[0])).max_level - 1
+    damaged = tile_key(tile_prefix_of(tiles[0]), f"{level}/0_0.png")
+    assert store.exists(damaged)
+    store.put_stream(damaged, io.BytesIO(b"not a png"), content_type="image/png")
+    rendered, same_regions = overlay()
+    assert len(renders) == 2
+    assert same_regions == regions
+    assert abs(rendered.width - width_pt) <= 1  # 72 dpi
+
+    # The new revision's pyramid missing (not rendered yet): rendered too.
+    store.delete(tiles[1])
+    renders.clear()
+    overlay()
+    assert len(renders) == 2
+
+
+def _read_blob(store: LocalBlobStore, key: str) -> bytes:
+    with store.open(key) as stream:
+        return stream.read()
