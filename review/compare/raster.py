@@ -129,15 +129,21 @@ def _pad(gray: Gray, height: int, width: int) -> Gray:
 
 
 def _darkest_nearby(gray: Gray, radius: int) -> Gray:
-    """Minimum filter over a (2r+1) square, built from shifted views (no image library needed)."""
+    """Minimum filter over a (2r+1) square, built from shifted views (no image library needed).
+
+    The square's minimum is the minimum over its rows' minima: a pass along the rows, then one along the
+    columns, 4r array operations instead of (2r+1)².
+    """
     if radius <= 0:
         return gray
     h, w = gray.shape
     padded = np.pad(gray, radius, constant_values=255)
-    out = gray.copy()
-    for dy in range(2 * radius + 1):
-        for dx in range(2 * radius + 1):
-            np.minimum(out, padded[dy : dy + h, dx : dx + w], out=out)
+    across = padded[:, :w].copy()
+    for dx in range(1, 2 * radius + 1):
+        np.minimum(across, padded[:, dx : dx + w], out=across)
+    out = across[:h].copy()
+    for dy in range(1, 2 * radius + 1):
+        np.minimum(out, across[dy : dy + h], out=out)
     return out
 
 
@@ -146,12 +152,16 @@ def _smooth(gray: Gray, size: int) -> Gray:
     if size <= 1:
         return gray
     h, w = gray.shape
-    padded = np.pad(gray, ((0, size - 1), (0, size - 1)), mode="edge").astype(np.uint16)
-    total = np.zeros((h, w), dtype=np.uint16)
-    for dy in range(size):
-        for dx in range(size):
-            total += padded[dy : dy + h, dx : dx + w]
-    smoothed: Gray = (total // (size * size)).astype(np.uint8)
+    padded = np.pad(gray, ((0, size - 1), (0, size - 1)), mode="edge")
+    # Sums along the rows, then along the columns (the box sum is separable): 2(size - 1) additions, not size².
+    across = padded[:, :w].astype(np.uint16)
+    for dx in range(1, size):
+        across += padded[:, dx : dx + w]
+    total = across[:h].copy()
+    for dy in range(1, size):
+        total += across[dy : dy + h]
+    total //= size * size
+    smoothed: Gray = total.astype(np.uint8)
     return smoothed
 
 
@@ -189,9 +199,17 @@ def _opening(mask: Mask, size: int) -> Mask:
 def _cell_counts(mask: Mask, cell: int) -> npt.NDArray[np.int32]:
     h, w = mask.shape
     rows, cols = -(-h // cell), -(-w // cell)
-    padded = np.zeros((rows * cell, cols * cell), dtype=np.int32)
+    padded = np.zeros((rows * cell, cols * cell), dtype=np.uint8 if cell * cell < 256 else np.int32)
     padded[:h, :w] = mask
-    counts: npt.NDArray[np.int32] = padded.reshape(rows, cell, cols, cell).sum(axis=(1, 3), dtype=np.int32)
+    # Strided slices added along the rows of each cell, then down its columns, in bytes while a cell's count
+    # fits: several times faster than numpy's sum over the axes of the reshaped array.
+    across = padded[:, ::cell].copy()
+    for dx in range(1, cell):
+        across += padded[:, dx::cell]
+    total = across[::cell].copy()
+    for dy in range(1, cell):
+        total += across[dy::cell]
+    counts: npt.NDArray[np.int32] = total.astype(np.int32)
     return counts
 
 

@@ -148,3 +148,27 @@ def test_regions_leave_a_margin_around_the_changed_ink() -> None:
     assert region.x1 > DOOR.x1 + DOOR_SHIFT
     assert region.y0 < DOOR.y0
     assert region.y1 > DOOR.y1
+
+
+@pytest.mark.parametrize("shape", [(57, 83), (40, 3), (2, 9)])
+def test_the_separable_filters_give_what_the_whole_windows_give(shape: tuple[int, int]) -> None:
+    from review.compare.raster import _cell_counts, _darkest_nearby, _smooth
+
+    grey = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    h, w = shape
+    for radius in (1, 2):
+        padded = np.pad(grey, radius, constant_values=255)
+        expected = np.array(
+            [[padded[y : y + 2 * radius + 1, x : x + 2 * radius + 1].min() for x in range(w)] for y in range(h)]
+        )
+        assert np.array_equal(_darkest_nearby(grey, radius), expected)
+    for size in (2, 3):
+        padded = np.pad(grey, ((0, size - 1), (0, size - 1)), mode="edge").astype(np.int64)
+        expected = np.array([[padded[y : y + size, x : x + size].sum() // size**2 for x in range(w)] for y in range(h)])
+        assert np.array_equal(_smooth(grey, size), expected)
+    mask = grey < 100
+    for cell in (3, 4):
+        counts = _cell_counts(mask, cell)
+        assert counts.shape == (-(-h // cell), -(-w // cell))
+        for (r, c), n in np.ndenumerate(counts):
+            assert n == mask[r * cell : (r + 1) * cell, c * cell : (c + 1) * cell].sum()
