@@ -14,8 +14,10 @@ rendering both pages to grey pixmaps at the same resolution, the floor any pictu
 ``job-pdf`` and ``job-dxf`` time what the platform's ``sheet_revision.compare`` job computes for a sheet
 (:func:`app.rounds.compare.changes_between` plus the overlay PNG composed by ``Compared.overlay``), from the
 stored bytes: ``job-dxf`` from the two entity indexes intake stored (made by ``index-build``, intake's cost,
-timed for both sheets once their DXF is read and their layouts found), ``job-dxf-read`` the fallback for sheets
-split before indexes were stored (both DXF read again).
+timed for both sheets once their DXF is read and their layouts found) and the overlay from both sheets' stored
+Deep Zoom tiles (made by ``tiles-build``, intake's render jobs at 300 dpi, also timed for both sheets),
+``job-dxf-render`` the same with the overlay rendered from both sheet PDFs (the fallback when tiles are missing),
+``job-dxf-read`` the fallback for sheets split before indexes were stored (both DXF read again).
 """
 
 from __future__ import annotations
@@ -133,15 +135,36 @@ def _index_build(old: str, new: str) -> tuple[float, float, Any, str]:
     return start, cpu_start, changes, notes
 
 
+def _tiles_build(old: str, new: str) -> tuple[float, float, Any, str]:
+    """Both sheet PDFs' Deep Zoom pyramids as intake's render jobs store them; their keys written beside them."""
+    import io
+
+    from app.intake.steps_render import build_view
+    from review.compare.regions import ChangeSet
+    from storage.blobstore import LocalBlobStore
+
+    store = LocalBlobStore(Path(old).parent / "store")
+    pdfs = [Path(path).with_suffix(".pdf") for path in (old, new)]
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for pdf in pdfs:
+        store.put_stream(f"derived/sheets/{pdf.stem}.pdf", io.BytesIO(pdf.read_bytes()), content_type="application/pdf")
+        view = build_view(store, f"derived/sheets/{pdf.stem}.pdf")
+        pdf.with_suffix(".tiles").write_text(view.tiles_key)
+    return start, cpu_start, ChangeSet(rectangles=(), method="tiles"), "(both_sheets,_300_dpi)"
+
+
 def _job(mode: str, old: str, new: str) -> tuple[float, float, Any, str]:
     """What the compare job computes: from the stored indexes (``job-dxf``), the DXF (``job-dxf-read``) or PDF."""
     from functools import partial
 
-    from app.rounds.compare import _Side, changes_between
+    from app.rounds.compare import _Side, _stored_level, changes_between
     from review.compare.index import EntityIndex
+    from storage.blobstore import LocalBlobStore
 
     dxf = "dxf" in mode
-    indexed = mode == "job-dxf"
+    indexed = mode in ("job-dxf", "job-dxf-render")
+    tiled = mode == "job-dxf"
+    store = LocalBlobStore(Path(old).parent / "store")
     pdf_old = Path(old).with_suffix(".pdf").read_bytes()
     pdf_new = Path(new).with_suffix(".pdf").read_bytes()
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -152,14 +175,18 @@ def _job(mode: str, old: str, new: str) -> tuple[float, float, Any, str]:
             partial(Path(path).read_bytes) if dxf else None,
             "A-101",
             EntityIndex.from_bytes(Path(path).with_suffix(".npz").read_bytes()) if indexed else None,
+            partial(_stored_level, store, Path(path).with_suffix(".tiles").read_text(), A1_POINTS[0])
+            if tiled
+            else None,
         )
         for pdf, path in ((pdf_old, old), (pdf_new, new))
     ]
     found = changes_between(sides[0], sides[1])
     changes = found.changes
     compared = time.perf_counter() - start
-    found.overlay(pdf_old, pdf_new)
-    notes = f"(compare_{compared:.2f}_s,_overlay_PNG_{time.perf_counter() - start - compared:.2f}_s)"
+    found.overlay(sides[0], sides[1])
+    how = "from_stored_tiles" if tiled else "rendered" if found.pictures is None else "from_compared_rasters"
+    notes = f"(compare_{compared:.2f}_s,_overlay_PNG_{how}_{time.perf_counter() - start - compared:.2f}_s)"
     return start, cpu_start, changes, notes
 
 
@@ -181,6 +208,8 @@ def _child(mode: str, old: str, new: str, dpi: float) -> None:
         notes = f"at_{dpi:g}_dpi"
     elif mode == "index-build":
         start, cpu_start, changes, notes = _index_build(old, new)
+    elif mode == "tiles-build":
+        start, cpu_start, changes, notes = _tiles_build(old, new)
     elif mode.startswith("job"):
         start, cpu_start, changes, notes = _job(mode, old, new)
     elif mode.startswith("raster"):
@@ -254,7 +283,9 @@ def main() -> None:
             ("entities", "dxf"),
             ("job-pdf", "pdf"),
             ("index-build", "dxf"),
+            ("tiles-build", "dxf"),
             ("job-dxf", "dxf"),
+            ("job-dxf-render", "dxf"),
             ("job-dxf-read", "dxf"),
         )
         for mode, suffix in modes:
