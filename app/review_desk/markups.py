@@ -13,11 +13,12 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -113,7 +114,55 @@ def value_of(shape: Shape) -> dict[str, Any]:
     }
 
 
-def stored_shape(row: Markup) -> Shape:
+@dataclass(frozen=True, eq=False)
+class ListedMarkup:
+    """A live markup as a list reads it: plain columns, and its value as the stored JSON text.
+
+    Loading ORM objects, and decoding every value, cost more than the rest of a list; the value is decoded
+    only when the markup's annotation is built, which is once per version (:data:`_ENCODED`).
+    """
+
+    id: int
+    version: int
+    kind: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    sheet_revision_id: int
+    track_code: str
+    author_id: int
+    comment_id: int | None
+    region_changed: bool
+    carried_from_id: int | None
+    deleted_at: dt.datetime | None
+    shape_text: str
+
+    @cached_property
+    def shape(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.shape_text)
+        return value
+
+
+_LISTED_COLUMNS = (
+    Markup.id,
+    Markup.version,
+    Markup.kind,
+    Markup.created_at,
+    Markup.updated_at,
+    Markup.sheet_revision_id,
+    Markup.track_code,
+    Markup.author_id,
+    Markup.comment_id,
+    Markup.region_changed,
+    Markup.carried_from_id,
+    Markup.deleted_at,
+    cast(Markup.shape, Text),
+)
+"""The columns of :class:`ListedMarkup`, in its order."""
+
+StoredMarkup = Markup | ListedMarkup
+
+
+def stored_shape(row: StoredMarkup) -> Shape:
     """The domain markup of a stored row."""
     value = row.shape
     box = value.get("box")
@@ -165,7 +214,7 @@ DRAWN_CACHE_SIZE = 20_000
 _DRAWN: BoundedCache[tuple[int, int], _Drawn] = BoundedCache(DRAWN_CACHE_SIZE)
 
 
-def _drawn(row: Markup) -> _Drawn:
+def _drawn(row: StoredMarkup) -> _Drawn:
     """The shape-derived part of the row's annotation, from the cache when this version was drawn before."""
     key = (row.id, row.version)
     found = _DRAWN.get(key)
@@ -183,7 +232,7 @@ def _drawn(row: Markup) -> _Drawn:
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-def annotation(row: Markup, *, author_name: str, comment_text: str, editable: bool, base: str) -> dict[str, Any]:
+def annotation(row: StoredMarkup, *, author_name: str, comment_text: str, editable: bool, base: str) -> dict[str, Any]:
     """The Web Annotation of a stored markup, with the ``liantu`` object the viewer works with.
 
     The same document as :func:`review.markups.annotation.to_web_annotation` makes; its SVG selector is drawn
@@ -229,7 +278,7 @@ def annotation(row: Markup, *, author_name: str, comment_text: str, editable: bo
     return document
 
 
-def _editable(db: Session, view: RevisionView, row: Markup, cache: dict[str, bool]) -> bool:
+def _editable(db: Session, view: RevisionView, row: StoredMarkup, cache: dict[str, bool]) -> bool:
     if row.author_id != view.standing.user_id or row.deleted_at is not None:
         return False
     if row.track_code not in cache:
@@ -237,7 +286,7 @@ def _editable(db: Session, view: RevisionView, row: Markup, cache: dict[str, boo
     return cache[row.track_code]
 
 
-def _annotations(db: Session, view: RevisionView, rows: list[Markup], base: str) -> list[dict[str, Any]]:
+def _annotations(db: Session, view: RevisionView, rows: Sequence[StoredMarkup], base: str) -> list[dict[str, Any]]:
     authors = lookup(db, select(User.id, User.display_name).where(User.id.in_({r.author_id for r in rows})))
     comment_ids = {r.comment_id for r in rows if r.comment_id is not None}
     texts = lookup(db, select(Comment.id, Comment.text).where(Comment.id.in_(comment_ids))) if comment_ids else {}
@@ -293,7 +342,7 @@ def list_markups_body(
 
 def _listed_rows(
     db: Session, who: Principal, revision_id: int, if_none_match: str
-) -> tuple[RevisionView, str, list[Markup] | None]:
+) -> tuple[RevisionView, str, list[ListedMarkup] | None]:
     view = revision_view(db, who, revision_id)
     if if_none_match:
         count, top, versions = db.execute(
@@ -302,14 +351,16 @@ def _listed_rows(
         tag = list_etag("m", view, count, top, versions)
         if none_match_names(if_none_match, tag):
             return view, tag, None
-    rows = list(db.scalars(select(Markup).where(*_listed(view)).order_by(Markup.id)))
+    rows = [
+        ListedMarkup(*row) for row in db.execute(select(*_LISTED_COLUMNS).where(*_listed(view)).order_by(Markup.id))
+    ]
     tag = list_etag("m", view, len(rows), rows[-1].id if rows else None, sum(r.version for r in rows) if rows else None)
     return view, tag, rows
 
 
 ENCODED_CACHE_SIZE = 20_000
 """Annotations kept encoded (a few hundred bytes to a few kilobytes each), per markup version and reader's view."""
-_ENCODED: BoundedCache[tuple[Any, ...], tuple[dict[str, Any], bytes]] = BoundedCache(ENCODED_CACHE_SIZE)
+_ENCODED: BoundedCache[tuple[Any, ...], bytes] = BoundedCache(ENCODED_CACHE_SIZE)
 
 
 def encode(document: Any) -> bytes:
@@ -317,8 +368,12 @@ def encode(document: Any) -> bytes:
     return json.dumps(document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
-def _encoded(db: Session, view: RevisionView, rows: list[Markup], base: str) -> list[bytes]:
-    """Each row's annotation as JSON bytes, encoded once per everything it is built from."""
+def _encoded(db: Session, view: RevisionView, rows: list[ListedMarkup], base: str) -> list[bytes]:
+    """Each row's annotation as JSON bytes, encoded once per everything it is built from.
+
+    The key holds the value's stored text: the same id and version in another database (tests open many) may
+    hold another value.
+    """
     authors = lookup(db, select(User.id, User.display_name).where(User.id.in_({r.author_id for r in rows})))
     comment_ids = {r.comment_id for r in rows if r.comment_id is not None}
     texts = lookup(db, select(Comment.id, Comment.text).where(Comment.id.in_(comment_ids))) if comment_ids else {}
@@ -343,13 +398,13 @@ def _encoded(db: Session, view: RevisionView, rows: list[Markup], base: str) -> 
             comment_text,
             editable,
             base,
+            row.shape_text,
         )
-        hit = _ENCODED.get(key)
-        if hit is not None and hit[0] == row.shape:
-            found.append(hit[1])
-            continue
-        data = encode(annotation(row, author_name=author_name, comment_text=comment_text, editable=editable, base=base))
-        _ENCODED.put(key, (row.shape, data))
+        data = _ENCODED.get(key)
+        if data is None:
+            document = annotation(row, author_name=author_name, comment_text=comment_text, editable=editable, base=base)
+            data = encode(document)
+            _ENCODED.put(key, data)
         found.append(data)
     return found
 
