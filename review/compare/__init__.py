@@ -5,7 +5,8 @@
 - both give a :class:`~review.compare.regions.ChangeSet`: few rectangles in sheet coordinates (PDF points,
   origin top left) with their kind, so that reviewers see what changed, and :func:`~review.compare.regions.meets`
   tells whether a carried-over markup lies on a change (区域已修改);
-- :mod:`review.compare.overlay` draws old (red) over new (blue) on one page, or both side by side.
+- :mod:`review.compare.overlay` draws old (red) over new (blue) on one page, or both side by side;
+  :mod:`review.compare.levels` gives a sheet in grey from its stored Deep Zoom tiles for that picture.
 """
 
 from review.compare.entities import EntityCompareOptions, entity_changes
