@@ -14,7 +14,7 @@ import hashlib
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, selectinload
@@ -153,12 +153,24 @@ def _domain_error(exc: domain.CommentError) -> Exception:
 # Reading -----------------------------------------------------------------------------------------------
 
 
+class _Linked(NamedTuple):
+    """What a comment's JSON and a list's ETag show of a live markup linked to it."""
+
+    id: int
+    region_changed: bool
+    version: int
+
+    @classmethod
+    def of(cls, markup: Markup) -> _Linked:
+        return cls(markup.id, markup.region_changed, markup.version)
+
+
 @dataclass(frozen=True)
 class _Names:
     users: dict[int, str]
     sheets: dict[int, str]
     rounds: dict[int, int]
-    markups: dict[int, list[Markup]]
+    markups: dict[int, list[_Linked]]
 
 
 def _names(db: Session, who: Standing, rows: Sequence[Comment], *, sheets: dict[int, str] | None = None) -> _Names:
@@ -169,14 +181,15 @@ def _names(db: Session, who: Standing, rows: Sequence[Comment], *, sheets: dict[
     if sheets is None or not sheet_ids <= sheets.keys():
         sheets = lookup(db, select(Sheet.id, Sheet.number).where(Sheet.id.in_(sheet_ids))) if sheet_ids else {}
     rounds = {round_.id: round_.number for round_ in who.submission.rounds}
-    markups: dict[int, list[Markup]] = {}
+    markups: dict[int, list[_Linked]] = {}
     if rows:
-        for markup in db.scalars(
-            select(Markup)
+        # Plain columns: a markup's stored value is not needed here, and decoding it cost more than the rest.
+        for comment_id, *linked in db.execute(
+            select(Markup.comment_id, Markup.id, Markup.region_changed, Markup.version)
             .where(Markup.comment_id.in_([r.id for r in rows]), Markup.deleted_at.is_(None))
             .order_by(Markup.id)
         ):
-            markups.setdefault(markup.comment_id or 0, []).append(markup)
+            markups.setdefault(comment_id or 0, []).append(_Linked(*linked))
     return _Names(users, sheets, rounds, markups)
 
 
@@ -520,7 +533,7 @@ class Written:
         users = {self.row.author_id: self.author_name}
         sheets = {self.row.sheet_id: self.sheet_number or ""} if self.row.sheet_id is not None else {}
         rounds = {round_.id: round_.number for round_ in self.standing.submission.rounds}
-        names = _Names(users, sheets, rounds, {self.row.id: list(self.markups)})
+        names = _Names(users, sheets, rounds, {self.row.id: [_Linked.of(m) for m in self.markups]})
         return _json(self.row, self.standing, names)
 
 
