@@ -17,7 +17,7 @@ from app.intake.keys import entity_index_key, tile_key
 from app.intake.pipeline import index_drawing_file, render_sheet_revision
 from app.intake.steps_read import ENTITY_INDEX_VERSION
 from app.intake.steps_render import ViewOptions, tile_prefix_of
-from app.rounds.answers import answer_comment, resubmit
+from app.rounds.answers import Resubmission, answer_comment, resubmit
 from app.rounds.compare import COMPARE_REVISION, compare_revision
 from app.rounds.conclude import conclude_track
 from app.rounds.matching import match_view, set_match
@@ -74,6 +74,16 @@ def _answer_all(sessions: sessionmaker[Session], case: Case, ids: dict[str, int]
             answer_comment(db, None, case.designer, comment_id, expected_version=version, text="已按意见修改")
 
 
+def _resubmit_changed_03(
+    sessions: sessionmaker[Session], case: Case, store: LocalBlobStore, ids: dict[str, int]
+) -> Resubmission:
+    """The comments ``ids`` answered, 建施-03 uploaded again with a circle added, and the submission resubmitted."""
+    _answer_all(sessions, case, ids)
+    upload(sessions, store, case.designer, case.submission_id, sheet_dxf("建施-03", added_circle=True), "r2.dxf")
+    with transaction(sessions) as db:
+        return resubmit(db, store, case.designer, case.submission_id)
+
+
 def test_resubmission_needs_every_comment_answered(
     session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore
 ) -> None:
@@ -94,10 +104,7 @@ def test_changed_dxf_sheet_is_compared_and_markups_carry_over_flagged(
     session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore
 ) -> None:
     ids = _revise(session_factory, case)
-    _answer_all(session_factory, case, ids)
-    upload(session_factory, store, case.designer, case.submission_id, sheet_dxf("建施-03", added_circle=True), "r2.dxf")
-    with transaction(session_factory) as db:
-        done = resubmit(db, store, case.designer, case.submission_id)
+    done = _resubmit_changed_03(session_factory, case, store, ids)
     assert len(done.matches.by_number) == 1
     assert len(done.matches.carried) == 1
     assert done.matches.by_content == ()
@@ -324,10 +331,7 @@ def test_dxf_sheets_are_compared_from_their_stored_entity_indexes_or_else_from_t
     session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = _revise(session_factory, case)
-    _answer_all(session_factory, case, ids)
-    upload(session_factory, store, case.designer, case.submission_id, sheet_dxf("建施-03", added_circle=True), "r2.dxf")
-    with transaction(session_factory) as db:
-        done = resubmit(db, store, case.designer, case.submission_id)
+    done = _resubmit_changed_03(session_factory, case, store, ids)
     with session_factory() as db:
         new03 = db.scalars(
             select(SheetRevision)
@@ -378,10 +382,7 @@ def test_the_dxf_overlay_is_made_from_both_revisions_stored_tiles_or_else_render
     session_factory: sessionmaker[Session], case: Case, store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = _revise(session_factory, case)
-    _answer_all(session_factory, case, ids)
-    upload(session_factory, store, case.designer, case.submission_id, sheet_dxf("建施-03", added_circle=True), "r2.dxf")
-    with transaction(session_factory) as db:
-        done = resubmit(db, store, case.designer, case.submission_id)
+    done = _resubmit_changed_03(session_factory, case, store, ids)
     new03_id = done.matches.by_number[0]
     old03_id = case.revisions["建施-03"]
     with session_factory() as db:
