@@ -69,9 +69,11 @@ class Journey:
         self.screenshots = screenshots
         self.step = 0
         self.errors: list[str] = []
+        self.contexts: list[Any] = []
 
     def page_of(self, username: str):  # type: ignore[no-untyped-def]
         context = self.chromium.new_context(locale="zh-CN", viewport={"width": 1440, "height": 960})
+        self.contexts.append(context)
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{username}: {exc}"))
@@ -85,6 +87,11 @@ class Journey:
     def shot(self, page, what: str) -> None:  # type: ignore[no-untyped-def]
         self.step += 1
         page.screenshot(path=self.screenshots / f"journey-{self.name}-{self.step:02d}-{what}.png", full_page=True)
+
+    def close(self) -> None:
+        """Close every person's browser: an open viewer's live-update stream would keep the server waiting."""
+        for context in self.contexts:
+            context.close()
 
 
 def _reload_until(page, url: str, ready, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -262,17 +269,17 @@ def test_whole_journey(chromium, deployment: Deployment, screenshots: Path, tmp_
     _cloud_and_comment(construction, "楼梯间位置与疏散距离不符，请补充楼梯", "疏散楼梯")
     journey.shot(construction, "construction-reviewer-comment")
 
-    # 6. One track passes, two ask for revision.
+    # 6. One track passes, two ask for revision. The leads stay signed in for round 2.
+    leads: dict[str, Any] = {}
     for lead, track, outcome in (
         ("airdef.lead", "civil_air_defence", "passed"),
         ("fire.lead", "fire", "revise"),
         ("construction.lead", "construction", "revise"),
     ):
-        page = journey.page_of(lead)
+        page = leads[lead] = journey.page_of(lead)
         _conclude(journey, page, submission_id, track, outcome, "本轮审查结论")
         if track == "construction":
             assert page.get_by_test_id("submission-state").inner_text() == "修改中"
-        page.context.close()
 
     # 7. The designer answers every comment, uploads the changed sheet only, and resubmits.
     answers_url = f"{base}/rounds/submissions/{submission_id}/answers"
@@ -309,8 +316,16 @@ def test_whole_journey(chromium, deployment: Deployment, screenshots: Path, tmp_
         flagged = any(m["region_changed"] for m in _markups(page))
         return flagged and page.get_by_test_id("change-region").count() >= 1
 
+    def round_2_rendered(page) -> bool:  # type: ignore[no-untyped-def]
+        # The viewer opens only on a rendered sheet; the clerk may start the round before the revised one is.
+        progress = page.get_by_test_id("intake-progress")
+        idle = progress.get_attribute("data-busy") == "false"
+        return bool(idle and progress.get_attribute("data-ready") == progress.get_attribute("data-count"))
+
     construction.goto(sheets_url)
-    _reload_until(construction, sheets_url, lambda page: "第 2 轮" in page.content(), "round 2 sheets")
+    _reload_until(
+        construction, sheets_url, lambda page: "第 2 轮" in page.content() and round_2_rendered(page), "round 2 sheets"
+    )
     deadline = time.monotonic() + WORK_DEADLINE_S
     while not compared(construction):
         assert time.monotonic() < deadline, "the carried-over markup was never flagged as changed"
@@ -333,9 +348,8 @@ def test_whole_journey(chromium, deployment: Deployment, screenshots: Path, tmp_
         ("fire.lead", "fire"),
         ("construction.lead", "construction"),
     ):
-        page = journey.page_of(lead)
-        _conclude(journey, page, submission_id, track, "passed", "复审通过")
-        page.context.close()
+        _conclude(journey, leads[lead], submission_id, track, "passed", "复审通过")
+        leads[lead].context.close()
 
     # 10. The result is composed by the worker (签章中); three departments sign it in turn.
     progress_url = f"{base}/submissions/{submission_id}/progress"
@@ -377,9 +391,11 @@ def test_whole_journey(chromium, deployment: Deployment, screenshots: Path, tmp_
     found = re.search(r"审查编号\s*(\S+)", designer.locator("main").inner_text())
     assert found
     journey.shot(designer, "designer-progress")
+    journey.close()
     public = chromium.new_context(locale="zh-CN").new_page()
     public.goto(f"{base}/verify/{found.group(1)}")
     assert public.get_by_test_id("verdict").get_attribute("data-valid") == "true"
     journey.shot(public, "public-valid")
+    public.context.close()
 
     assert journey.errors == []
