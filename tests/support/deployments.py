@@ -33,6 +33,10 @@ from storage.migrate import upgrade
 if TYPE_CHECKING:
     from tests.support.workers import WorkerEnvironment
 
+WORKER_CONCURRENCY = 2
+"""As installed (the settings' default): the opinion letters a conclusion queues do not hold up the next job."""
+SHUTDOWN_GRACE_SECONDS = 2
+"""A viewer still open keeps its live-update stream going; the server stops waiting for it after this long."""
 DEPLOYMENTS = ("embedded", pytest.param("services", marks=[pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]))
 
 
@@ -84,7 +88,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
     environ = {
         "LIANTU_DATA_DIR": str(data_dir),
         "LIANTU_SECRET_KEY": TEST_SECRET_KEY,
-        "LIANTU_WORKER_CONCURRENCY": "1",
+        "LIANTU_WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
         "LIANTU_TASK_TIME_LIMIT_SECONDS": "120",
     }
     broker_options: dict[str, Any] = {}
@@ -136,11 +140,17 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
         celery=celery,
         platform=platform,
     )
-    workers.start_worker()
+    workers.start_worker(concurrency=WORKER_CONCURRENCY)
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(platform),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"liantu-{request.param}-server", daemon=True)
     thread.start()
     wait_for(lambda: server.started or not thread.is_alive(), timeout=15, what="the web server to start")

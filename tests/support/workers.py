@@ -148,9 +148,9 @@ class WorkerEnvironment:
     def data_dir(self) -> Path:
         return self.settings.data_dir
 
-    def start_worker(self) -> WorkerProcess:
+    def start_worker(self, concurrency: int = 1) -> WorkerProcess:
         log = self.root / f"worker-{len(self.workers) + 1}.log"
-        argv = [sys.executable, "-m", "app", "worker", "--concurrency=1", "--loglevel=INFO"]
+        argv = [sys.executable, "-m", "app", "worker", f"--concurrency={concurrency}", "--loglevel=INFO"]
         argv.append("--include=tests.support.workers")
         argv += [f"--broker-option={key}={value}" for key, value in self.broker_options.items()]
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIANTU_")}
