@@ -204,3 +204,14 @@ def test_screenshots_of_first_pages(joint_pdf: bytes) -> None:
         path = SCREENSHOTS / f"opinion-letter-page-{index + 1}.png"
         doc[index].get_pixmap(dpi=100).save(str(path))
         assert path.stat().st_size > 10_000
+
+
+def test_chinese_text_is_drawn_not_only_extractable(joint_pdf: bytes) -> None:
+    # A subset whose CIDs are not its glyph indices extracts correctly and draws nothing.
+    page = pymupdf.open(stream=joint_pdf, filetype="pdf")[0]
+    found = page.search_for("审查意见书")
+    assert found
+    word = found[0]
+    ink = page.get_pixmap(dpi=150, clip=word, colorspace=pymupdf.csGRAY)
+    dark = sum(1 for value in ink.samples if value < 128)
+    assert dark > 0.05 * ink.width * ink.height
