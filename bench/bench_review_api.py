@@ -515,6 +515,7 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--warm-seconds", type=float, default=3.0, help="unmeasured load before the measured ones")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--start-seconds", type=float, default=300.0, help="how long the server may take to start")
     parser.add_argument(
         "--in-process",
@@ -532,7 +533,8 @@ def main() -> None:
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="liantu-bench-api-") as folder:
         work = Path(folder)
-        outcomes += run_database("SQLite", work, "", args)
+        if not args.skip_sqlite:
+            outcomes += run_database("SQLite", work, "", args)
         if not args.skip_postgres:
             url, handle = _postgres_database()
             try:
