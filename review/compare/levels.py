@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,7 +27,6 @@ from review.tiles.dzi import Pyramid, tile_name
 
 Gray = npt.NDArray[np.uint8]
 
-_ATTRIBUTE = re.compile(rb'\b(Width|Height|TileSize|Overlap|Format)="([^"]*)"')
 _MAX_PIXELS = 40_000_000
 """Largest level read (an A0 sheet at 150 dpi is 35 M pixels); the overlay needs far fewer."""
 
@@ -54,21 +52,11 @@ def _unreadable(why: str, en: str) -> TilesUnreadable:
 
 
 def pyramid_of(descriptor: bytes) -> Pyramid:
-    """The geometry a ``.dzi`` descriptor written by :meth:`Pyramid.descriptor` gives."""
-    found = {name.decode(): value.decode() for name, value in _ATTRIBUTE.findall(descriptor[:4096])}
+    """The geometry a stored ``.dzi`` descriptor gives; :class:`TilesUnreadable` when it cannot be read."""
     try:
-        pyramid = Pyramid(
-            width=int(found["Width"]),
-            height=int(found["Height"]),
-            tile_size=int(found["TileSize"]),
-            overlap=int(found["Overlap"]),
-            format=found.get("Format", "png"),
-        )
-    except (KeyError, ValueError) as exc:
-        raise _unreadable("描述文件不完整", f"incomplete descriptor: {exc}") from exc
-    if min(pyramid.width, pyramid.height, pyramid.tile_size) <= 0 or not 0 <= pyramid.overlap < pyramid.tile_size:
-        raise _unreadable("描述文件数值无效", "invalid descriptor values")
-    return pyramid
+        return Pyramid.from_descriptor(descriptor)
+    except ValueError as exc:
+        raise _unreadable("描述文件无效", f"invalid descriptor: {exc}") from exc
 
 
 def level_for(pyramid: Pyramid, page_width_pt: float, dpi: float) -> tuple[int, float]:

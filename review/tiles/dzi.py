@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -96,6 +97,10 @@ def tile_name(level: int, col: int, row: int) -> str:
     return f"{level}/{col}_{row}.png"
 
 
+_DESCRIPTOR_ATTRIBUTE = re.compile(rb'\b(Width|Height|TileSize|Overlap|Format)="([^"]*)"')
+"""The attributes :meth:`Pyramid.descriptor` writes."""
+
+
 @dataclass(frozen=True)
 class Pyramid:
     """The geometry of a Deep Zoom image."""
@@ -130,6 +135,24 @@ class Pyramid:
         right = min(width, (col + 1) * self.tile_size + self.overlap)
         bottom = min(height, (row + 1) * self.tile_size + self.overlap)
         return left, top, right, bottom
+
+    @classmethod
+    def from_descriptor(cls, data: bytes) -> Pyramid:
+        """The geometry a descriptor written by :meth:`descriptor` gives; ValueError when incomplete or invalid."""
+        found = {name.decode(): value.decode() for name, value in _DESCRIPTOR_ATTRIBUTE.findall(data[:4096])}
+        try:
+            pyramid = cls(
+                width=int(found["Width"]),
+                height=int(found["Height"]),
+                tile_size=int(found["TileSize"]),
+                overlap=int(found["Overlap"]),
+                format=found.get("Format", "png"),
+            )
+        except KeyError as exc:
+            raise ValueError(f"the descriptor has no {exc.args[0]}") from exc
+        if min(pyramid.width, pyramid.height, pyramid.tile_size) <= 0 or not 0 <= pyramid.overlap < pyramid.tile_size:
+            raise ValueError("the descriptor's sizes are invalid")
+        return pyramid
 
     def descriptor(self) -> bytes:
         """The ``.dzi`` XML descriptor."""
