@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 
@@ -143,18 +143,7 @@ class ListedMarkup:
 
 
 _LISTED_COLUMNS = (
-    Markup.id,
-    Markup.version,
-    Markup.kind,
-    Markup.created_at,
-    Markup.updated_at,
-    Markup.sheet_revision_id,
-    Markup.track_code,
-    Markup.author_id,
-    Markup.comment_id,
-    Markup.region_changed,
-    Markup.carried_from_id,
-    Markup.deleted_at,
+    *(getattr(Markup, field.name) for field in fields(ListedMarkup) if field.name != "shape_text"),
     cast(Markup.shape, Text),
 )
 """The columns of :class:`ListedMarkup`, in its order."""
